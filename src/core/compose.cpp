@@ -1,0 +1,129 @@
+#include "core/compose.h"
+
+#include <cctype>
+#include <string>
+
+#include "core/error.h"
+
+namespace cutout {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// x * a / 255, rounded, exact for 8-bit operands.
+inline uint32_t mul_div255(uint32_t x) { return (x + 128 + ((x + 128) >> 8)) >> 8; }
+
+void check_inputs(const cv::Mat& image, const cv::Mat& matte) {
+  if (image.depth() != CV_8U || (image.channels() != 3 && image.channels() != 4)) {
+    throw Error(ErrorCode::kInternal, "compose: image must be 8-bit RGB or RGBA");
+  }
+  if (matte.type() != CV_8UC1 || matte.size() != image.size()) {
+    throw Error(ErrorCode::kInternal, "compose: matte must be 8-bit and the image's size");
+  }
+}
+
+}  // namespace
+
+Rgba parse_background(std::string_view text) {
+  std::string lower(text);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "transparent") return {0, 0, 0, 0};
+  if (lower == "white") return {255, 255, 255, 255};
+  if (lower == "black") return {0, 0, 0, 255};
+  if ((lower.size() == 7 || lower.size() == 9) && lower[0] == '#') {
+    uint8_t v[4] = {0, 0, 0, 255};
+    bool ok = true;
+    for (size_t i = 1; i < lower.size(); i += 2) {
+      int hi = hex_value(lower[i]), lo = hex_value(lower[i + 1]);
+      if (hi < 0 || lo < 0) ok = false;
+      else v[(i - 1) / 2] = static_cast<uint8_t>(hi * 16 + lo);
+    }
+    if (ok) return {v[0], v[1], v[2], v[3]};
+  }
+  throw Error(ErrorCode::kInvalidArgument,
+              "invalid background '" + std::string(text) +
+                  "' (allowed: transparent, white, black, #RRGGBB, #RRGGBBAA)");
+}
+
+namespace {
+
+// One row of cut_out, with the channel count known at compile time so the loop vectorises
+// (a run-time stride made the 12 MP cut-out 6x slower).
+template <int kChannels>
+void cut_out_row(const uint8_t* src, const uint8_t* m, uint8_t* dst, int width) {
+  for (int x = 0; x < width; ++x, src += kChannels, dst += 4) {
+    uint32_t a = m[x];
+    if constexpr (kChannels == 4) a = mul_div255(a * src[3]);
+    // Branch-free select: zero colour where alpha is 0.
+    const uint8_t keep = a ? 0xff : 0x00;
+    dst[0] = src[0] & keep;
+    dst[1] = src[1] & keep;
+    dst[2] = src[2] & keep;
+    dst[3] = static_cast<uint8_t>(a);
+  }
+}
+
+}  // namespace
+
+cv::Mat cut_out(const cv::Mat& image, const cv::Mat& matte) {
+  check_inputs(image, matte);
+  cv::Mat out(image.size(), CV_8UC4);
+  const bool rgba = image.channels() == 4;
+  cv::parallel_for_(cv::Range(0, image.rows), [&](const cv::Range& rows) {
+    for (int y = rows.start; y < rows.end; ++y) {
+      if (rgba) cut_out_row<4>(image.ptr<uint8_t>(y), matte.ptr<uint8_t>(y), out.ptr<uint8_t>(y), image.cols);
+      else cut_out_row<3>(image.ptr<uint8_t>(y), matte.ptr<uint8_t>(y), out.ptr<uint8_t>(y), image.cols);
+    }
+  });
+  return out;
+}
+
+void cut_out_in_place(cv::Mat& rgba, const cv::Mat& matte) {
+  check_inputs(rgba, matte);
+  if (rgba.channels() != 4) throw Error(ErrorCode::kInternal, "cut_out_in_place: image must be RGBA");
+  cv::parallel_for_(cv::Range(0, rgba.rows), [&](const cv::Range& rows) {
+    for (int y = rows.start; y < rows.end; ++y) {
+      uint8_t* p = rgba.ptr<uint8_t>(y);
+      cut_out_row<4>(p, matte.ptr<uint8_t>(y), p, rgba.cols);  // each pixel read before written
+    }
+  });
+}
+
+cv::Mat composite(const cv::Mat& image, const cv::Mat& matte, Rgba bg) {
+  check_inputs(image, matte);
+  if (bg.a == 0) return cut_out(image, matte);
+  const bool opaque = bg.a == 255;
+  cv::Mat out(image.size(), opaque ? CV_8UC3 : CV_8UC4);
+  const int in_ch = image.channels(), out_ch = out.channels();
+  const uint32_t bgc[3] = {bg.r, bg.g, bg.b};
+  cv::parallel_for_(cv::Range(0, image.rows), [&](const cv::Range& rows) {
+    for (int y = rows.start; y < rows.end; ++y) {
+      const uint8_t* src = image.ptr<uint8_t>(y);
+      const uint8_t* m = matte.ptr<uint8_t>(y);
+      uint8_t* dst = out.ptr<uint8_t>(y);
+      for (int x = 0; x < image.cols; ++x, src += in_ch, dst += out_ch) {
+        uint32_t a = m[x];
+        if (in_ch == 4) a = mul_div255(a * src[3]);
+        if (opaque) {
+          for (int c = 0; c < 3; ++c) dst[c] = static_cast<uint8_t>(mul_div255(src[c] * a + bgc[c] * (255 - a)));
+        } else {
+          // Straight-alpha "over": a_out = a + bg_a (1 - a); colour weighted by coverage.
+          const uint32_t bg_w = mul_div255(bg.a * (255 - a));  // background's share, 0-255
+          const uint32_t a_out = a + bg_w;
+          for (int c = 0; c < 3; ++c) {
+            dst[c] = a_out ? static_cast<uint8_t>((src[c] * a + bgc[c] * bg_w + a_out / 2) / a_out) : 0;
+          }
+          dst[3] = static_cast<uint8_t>(a_out);
+        }
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace cutout

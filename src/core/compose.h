@@ -1,0 +1,35 @@
+// Putting the cut-out together: alpha from the matte, or the subject on a background colour.
+//
+// Pure functions, thread-safe; they split rows across OpenCV's thread pool.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include <opencv2/core.hpp>
+
+namespace cutout {
+
+struct Rgba {
+  uint8_t r = 0, g = 0, b = 0, a = 0;
+  bool operator==(const Rgba&) const = default;
+};
+
+// "transparent", "white", "black", "#RRGGBB" or "#RRGGBBAA" (case-insensitive hex);
+// anything else is Error(kInvalidArgument) naming the accepted forms.
+Rgba parse_background(std::string_view text);
+
+// RGBA cut-out of an 8-bit RGB(A) image: alpha = matte (times the source's own alpha, if any).
+// The colour of fully transparent pixels is set to 0: invisible, and it makes PNGs much
+// smaller and faster to write.
+cv::Mat cut_out(const cv::Mat& image, const cv::Mat& matte);
+
+// cut_out() in place, for an RGBA image (its alpha is multiplied): no second full-size buffer.
+void cut_out_in_place(cv::Mat& rgba, const cv::Mat& matte);
+
+// The subject over a background colour. An opaque background gives RGB (CV_8UC3); a
+// translucent one gives RGBA (straight alpha, "over" operator); a fully transparent one is
+// the same as cut_out().
+cv::Mat composite(const cv::Mat& image, const cv::Mat& matte, Rgba background);
+
+}  // namespace cutout

@@ -1,0 +1,198 @@
+#include "inference/ort_session.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include <onnxruntime_cxx_api.h>
+
+#include "core/error.h"
+#include "core/timer.h"
+
+namespace cutout {
+namespace {
+
+// One Env per process, as ONNX Runtime recommends; created on first use, never destroyed
+// before the sessions that use it.
+Ort::Env& ort_env() {
+  static Ort::Env env(ORT_LOGGING_LEVEL_WARNING, "cutout");
+  return env;
+}
+
+int parse_positive_env(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return 0;
+  char* end = nullptr;
+  long n = std::strtol(v, &end, 10);
+  return (end && *end == '\0' && n > 0 && n <= 1024) ? static_cast<int>(n) : 0;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+void append_cuda(Ort::SessionOptions& options, int device_id) {
+  auto providers = Ort::GetAvailableProviders();
+  if (std::find(providers.begin(), providers.end(), "CUDAExecutionProvider") == providers.end()) {
+    throw Error(ErrorCode::kModel,
+                "--device cuda: this ONNX Runtime library has no CUDA execution provider "
+                "(it is a CPU build); install a GPU build of ONNX Runtime 1.29");
+  }
+  const OrtApi& api = Ort::GetApi();
+  OrtCUDAProviderOptionsV2* cuda = nullptr;
+  Ort::ThrowOnError(api.CreateCUDAProviderOptions(&cuda));
+  std::unique_ptr<OrtCUDAProviderOptionsV2, void (*)(OrtCUDAProviderOptionsV2*)> guard(
+      cuda, api.ReleaseCUDAProviderOptions);
+  const std::string id = std::to_string(device_id);
+  // Heuristic cuDNN algorithm search keeps the first run short (cold start matters more to us
+  // than the last few percent); the arena grows by what is asked, not by powers of two.
+  const char* keys[] = {"device_id", "cudnn_conv_algo_search", "arena_extend_strategy"};
+  const char* values[] = {id.c_str(), "HEURISTIC", "kSameAsRequested"};
+  Ort::ThrowOnError(api.UpdateCUDAProviderOptions(cuda, keys, values, 3));
+  options.AppendExecutionProvider_CUDA_V2(*cuda);
+}
+
+}  // namespace
+
+std::string_view device_name(Device device) { return device == Device::kCpu ? "cpu" : "cuda"; }
+
+Device parse_device(std::string_view name) {
+  if (name == "cpu") return Device::kCpu;
+  if (name == "cuda" || name == "gpu") return Device::kCuda;
+  throw Error(ErrorCode::kInvalidArgument, "unknown device '" + std::string(name) + "' (allowed: cpu, cuda)");
+}
+
+GraphOptimization parse_graph_optimization(std::string_view name) {
+  if (name == "basic") return GraphOptimization::kBasic;
+  if (name == "extended") return GraphOptimization::kExtended;
+  if (name == "all") return GraphOptimization::kAll;
+  throw Error(ErrorCode::kInvalidArgument,
+              "unknown graph optimisation '" + std::string(name) + "' (allowed: basic, extended, all)");
+}
+
+int default_thread_count() {
+  if (int n = parse_positive_env("CUTOUT_THREADS")) return n;
+  if (int n = parse_positive_env("OMP_NUM_THREADS")) return n;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::vector<std::string> available_providers() { return Ort::GetAvailableProviders(); }
+
+struct OrtSession::Impl {
+  Ort::Session session{nullptr};
+  Ort::MemoryInfo cpu_memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  std::string input_name, output_name;
+  int width = 0, height = 0, threads = 1;
+  Device device = Device::kCpu;
+  double load_ms = 0;
+  std::vector<float> input;
+  Ort::Value input_tensor{nullptr};
+  std::vector<Ort::Value> outputs;
+};
+
+OrtSession::OrtSession(const ModelDescriptor& model, const SessionConfig& config)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(model.path, ec)) {
+    throw Error(ErrorCode::kModel, "model file not found: " + model.path.string() +
+                                       " (run scripts/setup.sh to fetch the built-in models)");
+  }
+  m.threads = config.intra_op_threads > 0 ? config.intra_op_threads : default_thread_count();
+  m.device = config.device;
+  Stopwatch watch;
+  try {
+    Ort::SessionOptions options;
+    options.SetIntraOpNumThreads(m.threads);
+    options.SetInterOpNumThreads(1);
+    options.SetExecutionMode(ExecutionMode::ORT_SEQUENTIAL);
+    options.SetGraphOptimizationLevel(config.graph_optimization == GraphOptimization::kAll ? ORT_ENABLE_ALL
+                                      : config.graph_optimization == GraphOptimization::kExtended
+                                          ? ORT_ENABLE_EXTENDED
+                                          : ORT_ENABLE_BASIC);
+    if (config.cpu_mem_arena) options.EnableCpuMemArena();
+    else options.DisableCpuMemArena();
+    if (!config.mem_pattern) options.DisableMemPattern();
+    options.AddConfigEntry("session.intra_op.allow_spinning", config.allow_spinning ? "1" : "0");
+    if (config.device == Device::kCuda) append_cuda(options, config.cuda_device_id);
+    m.session = Ort::Session(ort_env(), model.path.c_str(), options);
+  } catch (const Ort::Exception& e) {
+    throw Error(ErrorCode::kModel, "cannot load model " + model.path.string() + ": " + e.what());
+  }
+
+  // The signature: one float [N,3,H,W] input, and a float matte output named "output" if the
+  // model has one (ISNet also exports its side outputs), else the first.
+  if (m.session.GetInputCount() != 1) {
+    throw Error(ErrorCode::kModel, model.name + ": expected one input, found " +
+                                       std::to_string(m.session.GetInputCount()));
+  }
+  Ort::AllocatorWithDefaultOptions alloc;
+  m.input_name = m.session.GetInputNameAllocated(0, alloc).get();
+  // The shape info views into its TypeInfo, which must outlive it.
+  Ort::TypeInfo in_type = m.session.GetInputTypeInfo(0);
+  auto in_info = in_type.GetTensorTypeAndShapeInfo();
+  auto in_shape = in_info.GetShape();
+  if (in_info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || in_shape.size() != 4 ||
+      (in_shape[1] != 3 && in_shape[1] > 0)) {
+    throw Error(ErrorCode::kModel, model.name + ": input '" + m.input_name +
+                                       "' must be float [1,3,H,W], is " + shape_text(in_shape));
+  }
+  m.height = in_shape[2] > 0 ? static_cast<int>(in_shape[2]) : model.input_size;
+  m.width = in_shape[3] > 0 ? static_cast<int>(in_shape[3]) : model.input_size;
+
+  size_t out_index = 0;
+  for (size_t i = 0; i < m.session.GetOutputCount(); ++i) {
+    if (std::string(m.session.GetOutputNameAllocated(i, alloc).get()) == "output") out_index = i;
+  }
+  m.output_name = m.session.GetOutputNameAllocated(out_index, alloc).get();
+  Ort::TypeInfo out_type = m.session.GetOutputTypeInfo(out_index);
+  auto out_info = out_type.GetTensorTypeAndShapeInfo();
+  auto out_shape = out_info.GetShape();
+  if (out_info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || out_shape.size() != 4 ||
+      (out_shape[1] != 1 && out_shape[1] > 0)) {
+    throw Error(ErrorCode::kModel, model.name + ": output '" + m.output_name +
+                                       "' must be float [1,1,H,W], is " + shape_text(out_shape));
+  }
+
+  m.input.assign(3 * static_cast<size_t>(m.width) * static_cast<size_t>(m.height), 0.0f);
+  const int64_t shape[4] = {1, 3, m.height, m.width};
+  m.input_tensor = Ort::Value::CreateTensor<float>(m.cpu_memory, m.input.data(), m.input.size(), shape, 4);
+  m.load_ms = watch.elapsed_ms();
+}
+
+OrtSession::~OrtSession() = default;
+
+int OrtSession::input_width() const { return impl_->width; }
+int OrtSession::input_height() const { return impl_->height; }
+std::span<float> OrtSession::input() { return impl_->input; }
+double OrtSession::load_ms() const { return impl_->load_ms; }
+int OrtSession::threads() const { return impl_->threads; }
+std::string_view OrtSession::provider() const { return device_name(impl_->device); }
+const std::string& OrtSession::input_name() const { return impl_->input_name; }
+const std::string& OrtSession::output_name() const { return impl_->output_name; }
+
+std::span<const float> OrtSession::run() {
+  Impl& m = *impl_;
+  const char* in_names[] = {m.input_name.c_str()};
+  const char* out_names[] = {m.output_name.c_str()};
+  m.outputs.clear();  // release the previous output to the arena before the next run
+  try {
+    m.outputs = m.session.Run(Ort::RunOptions{nullptr}, in_names, &m.input_tensor, 1, out_names, 1);
+  } catch (const Ort::Exception& e) {
+    throw Error(ErrorCode::kModel, std::string("inference failed: ") + e.what());
+  }
+  auto info = m.outputs.at(0).GetTensorTypeAndShapeInfo();
+  auto shape = info.GetShape();
+  const size_t expected = static_cast<size_t>(m.width) * static_cast<size_t>(m.height);
+  if (shape.size() != 4 || shape[0] != 1 || shape[1] != 1 || shape[2] != m.height || shape[3] != m.width ||
+      info.GetElementCount() != expected) {
+    throw Error(ErrorCode::kModel, "model output has shape " + shape_text(shape) + ", expected [1,1," +
+                                       std::to_string(m.height) + "," + std::to_string(m.width) + "]");
+  }
+  return {m.outputs[0].GetTensorData<float>(), expected};
+}
+
+}  // namespace cutout

@@ -1,0 +1,78 @@
+// One ONNX Runtime session for one segmentation model.
+//
+// Created once (loading is the expensive part: ~0.5 s) and reused for every image. Input and
+// output names and shapes are read from the model, not assumed. The execution provider is
+// chosen at run time: `cpu` always; `cuda` through the standard CUDA provider API, which works
+// with a GPU build of ONNX Runtime 1.29 and gives a clear error with the CPU build we ship.
+//
+// Thread-safety: construction and run() must not overlap; run() is not reentrant (the input
+// buffer is shared). One owner calls it, e.g. the server's inference worker.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "inference/model_registry.h"
+
+namespace cutout {
+
+enum class Device { kCpu, kCuda };
+std::string_view device_name(Device device);  // "cpu", "cuda"
+Device parse_device(std::string_view name);    // throws Error(kInvalidArgument)
+
+// CUTOUT_THREADS, else OMP_NUM_THREADS, else the number of cores.
+int default_thread_count();
+
+enum class GraphOptimization { kBasic, kExtended, kAll };
+// "basic", "extended", "all"; throws Error(kInvalidArgument).
+GraphOptimization parse_graph_optimization(std::string_view name);
+
+struct SessionConfig {
+  int intra_op_threads = 0;  // 0: default_thread_count()
+  Device device = Device::kCpu;
+  int cuda_device_id = 0;
+  // Memory behaviour of the CPU allocator; the defaults are the measured best trade-off
+  // (docs/PERFORMANCE.md): arena on, memory pattern off.
+  bool cpu_mem_arena = true;
+  bool mem_pattern = false;
+  // ONNX Runtime's graph optimisation level: `all` adds the NCHWc layout transforms (faster runs,
+  // slower session creation). The default is the measured trade-off (docs/PERFORMANCE.md).
+  GraphOptimization graph_optimization = GraphOptimization::kAll;
+  // Busy-wait of idle intra-op threads: faster hand-offs, but burns CPU between runs.
+  bool allow_spinning = true;
+};
+
+class OrtSession {
+ public:
+  // Throws Error(kModel) when the file is missing, not a model, has an unexpected signature
+  // (one float [1,3,H,W] input; a float [1,1,H,W] output), or the provider is unavailable.
+  OrtSession(const ModelDescriptor& model, const SessionConfig& config);
+  ~OrtSession();
+  OrtSession(const OrtSession&) = delete;
+  OrtSession& operator=(const OrtSession&) = delete;
+
+  int input_width() const;
+  int input_height() const;
+  // Planar [3][H][W] input that run() reads.
+  std::span<float> input();
+  // Runs the model on input(); returns the [H][W] matte output, valid until the next run().
+  std::span<const float> run();
+
+  double load_ms() const;
+  int threads() const;
+  std::string_view provider() const;  // "cpu" or "cuda"
+  const std::string& input_name() const;
+  const std::string& output_name() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Execution providers this ONNX Runtime library offers, e.g. {"CPUExecutionProvider"}.
+std::vector<std::string> available_providers();
+
+}  // namespace cutout

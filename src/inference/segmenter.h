@@ -1,0 +1,28 @@
+// A model and its session, as a MattePredictor: photo in, alpha matte out.
+//
+// Thread-safety: not thread-safe; one thread calls predict_matte() at a time (the session's
+// input buffer is shared). Create it once and reuse it: construction loads the model.
+#pragma once
+
+#include "core/pipeline.h"
+#include "inference/model_registry.h"
+#include "inference/ort_session.h"
+
+namespace cutout {
+
+class Segmenter final : public MattePredictor {
+ public:
+  // Throws Error(kModel) when the model cannot be loaded.
+  Segmenter(ModelDescriptor model, const SessionConfig& config);
+
+  cv::Mat predict_matte(const cv::Mat& image, StageTimings& timings) override;
+
+  const ModelDescriptor& model() const { return model_; }
+  OrtSession& session() { return session_; }
+
+ private:
+  ModelDescriptor model_;
+  OrtSession session_;
+};
+
+}  // namespace cutout
