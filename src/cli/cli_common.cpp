@@ -1,0 +1,156 @@
+#include "cli/cli_common.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <unistd.h>
+
+#include "core/error.h"
+
+namespace cutout::cli {
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+constexpr uint64_t kMaxInputBytes = uint64_t{1} << 30;  // no photo is 1 GiB; refuse before reading
+
+}  // namespace
+
+void reexec_with_huge_page_malloc(char** argv) {
+  constexpr const char* kTunable = "glibc.malloc.hugetlb=1";
+  const char* current = std::getenv("GLIBC_TUNABLES");
+  if (std::getenv("CUTOUT_NO_HUGE_PAGES") || (current && std::strstr(current, "glibc.malloc.hugetlb"))) return;
+  const std::string value = current && *current ? std::string(current) + ":" + kTunable : kTunable;
+  if (setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  unsetenv("GLIBC_TUNABLES");  // exec failed: run on as we are
+  if (current) setenv("GLIBC_TUNABLES", current, 1);
+}
+
+void ModelOptions::add_to(CLI::App& app) {
+  app.add_option("--model", model, "built-in model name (isnet, isnet-int8) or path to an .onnx file")
+      ->capture_default_str();
+  app.add_option("--model-kind", kind, "kind of a model file: isnet or inspyrenet");
+  app.add_option("--base-size", base_size, "input side for inspyrenet models with dynamic input (e.g. 384, 1024)");
+  app.add_option("--threads", threads, "inference threads (default: $CUTOUT_THREADS, $OMP_NUM_THREADS, cores)")
+      ->check(CLI::Range(0, 1024));
+  app.add_option("--device", device, "execution provider: cpu or cuda")->capture_default_str();
+}
+
+ModelDescriptor ModelOptions::descriptor() const {
+  ModelChoice choice;
+  choice.model = model;
+  if (!kind.empty()) choice.kind = parse_model_kind(kind);
+  choice.base_size = base_size;
+  return resolve_model(choice);
+}
+
+SessionConfig ModelOptions::session_config() const {
+  SessionConfig config;
+  config.intra_op_threads = threads;
+  config.device = parse_device(device);
+  return config;
+}
+
+std::vector<uint8_t> read_input(const std::string& path) {
+  std::vector<uint8_t> bytes;
+  if (path == "-") {
+    char buf[1 << 16];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) {
+      bytes.insert(bytes.end(), buf, buf + n);
+      if (bytes.size() > kMaxInputBytes) throw Error(ErrorCode::kIo, "stdin: more than 1 GiB");
+    }
+    return bytes;
+  }
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(ErrorCode::kIo, "is a directory");
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Error(ErrorCode::kIo, std::string("cannot open: ") + std::strerror(errno));
+  const auto size = static_cast<uint64_t>(in.tellg());
+  if (size > kMaxInputBytes) throw Error(ErrorCode::kIo, "file larger than 1 GiB");
+  bytes.resize(size);
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+  if (!in) throw Error(ErrorCode::kIo, "read error");
+  return bytes;
+}
+
+void write_file_atomic(const std::filesystem::path& path, const std::vector<uint8_t>& bytes) {
+  std::random_device rd;
+  auto tmp = path;
+  tmp += ".tmp-" + std::to_string(rd());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(ErrorCode::kIo, "cannot write " + tmp.string() + ": " + std::strerror(errno));
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      std::filesystem::remove(tmp);
+      throw Error(ErrorCode::kIo, "cannot write " + tmp.string());
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp);
+    throw Error(ErrorCode::kIo, "cannot write " + path.string() + ": " + ec.message());
+  }
+}
+
+void write_stdout(const std::vector<uint8_t>& bytes) {
+  if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout) != 0) {
+    throw Error(ErrorCode::kIo, "cannot write to stdout");
+  }
+}
+
+std::string error_text(const std::exception& error) {
+  const auto* e = dynamic_cast<const Error*>(&error);
+  return std::string(e ? error_code_name(e->code()) : "internal") + ": " + error.what();
+}
+
+int error_exit_status(const std::exception& error) {
+  const auto* e = dynamic_cast<const Error*>(&error);
+  return e && e->code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed;
+}
+
+int report_error(const std::string& context, const std::exception& error) {
+  std::fprintf(stderr, "cutout: %s%s%s\n", context.c_str(), context.empty() ? "" : ": ",
+               error_text(error).c_str());
+  return error_exit_status(error);
+}
+
+ProgressBar::ProgressBar(size_t total, bool enabled)
+    : total_(total), enabled_(enabled && isatty(STDERR_FILENO)), start_s_(now_s()) {}
+
+void ProgressBar::update(size_t done, const std::string& label) {
+  if (!enabled_ || total_ == 0) return;
+  constexpr int kWidth = 30;
+  const int filled = static_cast<int>(kWidth * done / total_);
+  const double elapsed = now_s() - start_s_;
+  const double eta = done ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - done) : 0.0;
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(kWidth, '.');
+  std::fprintf(stderr, "\r\033[K[%s] %zu/%zu  %.0fs elapsed, ~%.0fs left  %s", bar.c_str(), done, total_,
+               elapsed, eta, label.substr(0, 40).c_str());
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void ProgressBar::message(const std::string& text) {
+  if (drawn_) std::fputs("\r\033[K", stderr);
+  std::fprintf(stderr, "%s\n", text.c_str());
+}
+
+void ProgressBar::finish() {
+  if (drawn_) std::fputs("\n", stderr);
+  drawn_ = false;
+}
+
+}  // namespace cutout::cli

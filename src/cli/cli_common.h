@@ -1,0 +1,72 @@
+// Pieces shared by the `cutout` subcommands: model options, file I/O, progress, errors.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "inference/model_registry.h"
+#include "inference/ort_session.h"
+
+namespace cutout::cli {
+
+// Exit statuses of every subcommand.
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;  // an input failed, or the command could not do its job
+constexpr int kExitUsage = 2;   // bad command line or option value
+
+// Re-executes the program once with glibc's malloc asked to use transparent huge pages
+// (GLIBC_TUNABLES=glibc.malloc.hugetlb=1), which glibc reads only at exec. First touches of fresh
+// memory cost ~12 us per 4 KiB page on the VMs we measured: a 12 MP RGBA buffer took 150 ms to
+// fill, 25 ms with huge pages (docs/PERFORMANCE.md). Returns (without exec) when the tunable is
+// already set, CUTOUT_NO_HUGE_PAGES is set, or exec fails. Call first thing in main().
+void reexec_with_huge_page_malloc(char** argv);
+
+// --model, --model-kind, --base-size, --threads, --device: the same on every command that runs
+// the model.
+struct ModelOptions {
+  std::string model = "isnet";
+  std::string kind;  // empty: the registry's, or isnet for a path
+  int base_size = 0;
+  int threads = 0;
+  std::string device = "cpu";
+
+  void add_to(CLI::App& app);
+  ModelDescriptor descriptor() const;   // throws Error(kInvalidArgument)
+  SessionConfig session_config() const;
+};
+
+// Reads a whole file, or stdin for "-". Throws Error(kIo).
+std::vector<uint8_t> read_input(const std::string& path);
+// Writes via a temporary file and rename, so a reader never sees half a file. Throws Error(kIo).
+void write_file_atomic(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
+void write_stdout(const std::vector<uint8_t>& bytes);
+
+// "<code>: <message>" of an error, e.g. "undecodable_image: JPEG data ends early".
+std::string error_text(const std::exception& error);
+// Exit status for an error that stops a command: kExitUsage for bad arguments, else kExitFailed.
+int error_exit_status(const std::exception& error);
+// Prints "cutout: <context>: <error_text>" on stderr and returns error_exit_status().
+int report_error(const std::string& context, const std::exception& error);
+
+// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+class ProgressBar {
+ public:
+  ProgressBar(size_t total, bool enabled);
+  void update(size_t done, const std::string& label);
+  // Prints a message on its own line without breaking the bar.
+  void message(const std::string& text);
+  void finish();
+
+ private:
+  size_t total_;
+  bool enabled_;
+  bool drawn_ = false;
+  double start_s_;
+};
+
+}  // namespace cutout::cli

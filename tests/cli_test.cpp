@@ -1,0 +1,174 @@
+// The `cutout` binary itself, run as a user would, with the tiny test models.
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "test_support.h"
+
+namespace cutout {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::cutout_binary;
+using testing::run_command;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cv::Mat rgb = testing::make_test_rgb(96, 64), bgr;
+    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+    photo_ = dir_.path() / "photo.jpg";
+    cv::imwrite(photo_.string(), bgr);
+    cv::imwrite((dir_.path() / "other.png").string(), bgr);
+    auto bytes = testing::read_file(photo_);
+    bytes.resize(bytes.size() / 2);
+    broken_ = dir_.path() / "broken.jpg";
+    testing::write_file(broken_, bytes);
+    model_ = "--threads 1 --model " + (testing::test_models_dir() / "tiny_isnet.onnx").string();
+  }
+
+  // Runs cutout with arguments; stdout in *out, stderr captured into err_.
+  int cutout(const std::string& args, std::string* out = nullptr) {
+    const fs::path err = dir_.path() / "stderr.txt";
+    int status = run_command(cutout_binary().string() + " " + args + " 2>" + err.string(), out);
+    auto bytes = testing::read_file(err);
+    err_.assign(bytes.begin(), bytes.end());
+    return status;
+  }
+
+  testing::TempDir dir_;
+  fs::path photo_, broken_;
+  std::string model_, err_;
+};
+
+TEST_F(CliTest, RemoveWritesAnRgbaPng) {
+  const fs::path out = dir_.path() / "out.png";
+  ASSERT_EQ(cutout("remove " + photo_.string() + " -o " + out.string() + " " + model_), 0) << err_;
+  cv::Mat png = cv::imread(out.string(), cv::IMREAD_UNCHANGED);
+  EXPECT_EQ(png.type(), CV_8UC4);
+  EXPECT_EQ(png.size(), cv::Size(96, 64));
+}
+
+TEST_F(CliTest, FormatFromExtensionAndMask) {
+  const fs::path out = dir_.path() / "out.webp";
+  ASSERT_EQ(cutout("remove " + photo_.string() + " -o " + out.string() + " --mask " + model_), 0) << err_;
+  EXPECT_EQ(cv::imread(out.string(), cv::IMREAD_UNCHANGED).channels(), 4);
+  EXPECT_EQ(cv::imread((dir_.path() / "out.mask.png").string(), cv::IMREAD_UNCHANGED).type(), CV_8UC1);
+  const fs::path jpg = dir_.path() / "out.jpg";
+  ASSERT_EQ(cutout("remove " + photo_.string() + " -o " + jpg.string() + " --background '#102030' " + model_), 0)
+      << err_;
+  EXPECT_EQ(cv::imread(jpg.string(), cv::IMREAD_UNCHANGED).type(), CV_8UC3);
+}
+
+TEST_F(CliTest, BatchSkipsABadFileAndSaysSo) {
+  const fs::path out = dir_.path() / "results";
+  const std::string inputs = photo_.string() + " " + broken_.string() + " " + (dir_.path() / "other.png").string();
+  EXPECT_EQ(cutout("remove " + inputs + " -o " + out.string() + " " + model_), 1);
+  EXPECT_TRUE(fs::exists(out / "photo.png"));
+  EXPECT_TRUE(fs::exists(out / "other.png"));
+  EXPECT_FALSE(fs::exists(out / "broken.png"));
+  EXPECT_NE(err_.find("broken.jpg"), std::string::npos) << err_;
+  EXPECT_NE(err_.find("undecodable_image"), std::string::npos) << err_;
+  EXPECT_NE(err_.find("1 of 3 inputs failed"), std::string::npos) << err_;
+}
+
+TEST_F(CliTest, StdinToStdout) {
+  std::string out;
+  ASSERT_EQ(cutout("remove - -o - " + model_ + " < " + photo_.string(), &out), 0) << err_;
+  std::vector<uint8_t> bytes(out.begin(), out.end());
+  cv::Mat png = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
+  EXPECT_EQ(png.type(), CV_8UC4);
+  EXPECT_EQ(png.cols, 96);
+}
+
+TEST_F(CliTest, DefaultOutputNameInTheWorkingDirectory) {
+  const std::string cmd = "cd " + dir_.path().string() + " && " + cutout_binary().string() + " remove photo.jpg " +
+                          model_ + " 2>/dev/null";
+  ASSERT_EQ(run_command(cmd), 0);
+  EXPECT_TRUE(fs::exists(dir_.path() / "photo.cutout.png"));
+}
+
+TEST_F(CliTest, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(cutout("remove " + photo_.string() + " --format gif " + model_), 2);
+  EXPECT_NE(err_.find("png, webp, jpeg"), std::string::npos) << err_;
+  EXPECT_EQ(cutout("remove " + photo_.string() + " --model nosuchmodel"), 2);
+  EXPECT_NE(err_.find("isnet"), std::string::npos) << err_;
+  EXPECT_EQ(cutout("remove " + photo_.string() + " --format jpeg --background transparent " + model_), 2);
+  EXPECT_EQ(cutout("remove"), 2);
+  EXPECT_EQ(cutout("frobnicate"), 2);
+}
+
+TEST_F(CliTest, BrokenModelFileFailsClearly) {
+  EXPECT_EQ(cutout("remove " + photo_.string() + " --model " +
+                   (testing::test_models_dir() / "not_a_model.onnx").string()),
+            1);
+  EXPECT_NE(err_.find("model_error"), std::string::npos) << err_;
+}
+
+TEST_F(CliTest, ModelsListsTheRegistry) {
+  std::string out;
+  cutout("models --json", &out);  // exit status depends on whether setup fetched the models
+  auto j = nlohmann::json::parse(out);
+  ASSERT_EQ(j["models"].size(), 2u);
+  EXPECT_EQ(j["models"][0]["name"], "isnet");
+  EXPECT_EQ(j["models"][0]["default"], true);
+  EXPECT_EQ(j["models"][1]["name"], "isnet-int8");
+
+  // A wrong file is reported as such.
+  const fs::path fake = dir_.path() / "models";
+  fs::create_directories(fake);
+  testing::write_file(fake / "isnet.onnx", {1, 2, 3});
+  EXPECT_EQ(cutout("models --json --models-dir " + fake.string(), &out), 1);
+  j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["models"][0]["status"].get<std::string>().rfind("size mismatch", 0), 0u);
+  EXPECT_EQ(j["models"][1]["status"], "missing");
+}
+
+TEST_F(CliTest, EvalScoresPrecomputedAlphas) {
+  const fs::path eval = testing::eval_dir();
+  std::string out;
+  ASSERT_EQ(cutout("eval --json --images " + (eval / "davis2016/images").string() + " --masks " +
+                       (eval / "davis2016/masks").string() + " --alphas " +
+                       (eval / "reference/imgly-isnet-medium").string(),
+                   &out),
+            0)
+      << err_;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["count"], 13);
+  EXPECT_NEAR(j["mean"]["iou"].get<double>(), 0.839, 0.0051);
+  EXPECT_NEAR(j["mean"]["mae"].get<double>(), 0.0319, 0.00051);
+}
+
+TEST_F(CliTest, EvalRunsAModel) {
+  const fs::path images = dir_.path() / "images", masks = dir_.path() / "masks";
+  fs::create_directories(images);
+  fs::create_directories(masks);
+  fs::copy(photo_, images / "a.jpg");
+  cv::imwrite((masks / "a.png").string(), cv::Mat(64, 96, CV_8UC1, cv::Scalar(255)));
+  std::string out;
+  ASSERT_EQ(cutout("eval --json --images " + images.string() + " --masks " + masks.string() + " " + model_, &out), 0)
+      << err_;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["count"], 1);
+  EXPECT_EQ(j["images"][0]["name"], "a");
+}
+
+TEST_F(CliTest, BenchReportsEveryFigure) {
+  std::string out;
+  ASSERT_EQ(cutout("bench --json --runs 2 --image " + photo_.string() + " " + model_, &out), 0) << err_;
+  auto j = nlohmann::json::parse(out);
+  for (const char* key : {"model_load_ms", "first_inference_ms", "pipeline_over_bare", "peak_rss_bytes"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_GT(j["bare_run_ms"]["median"].get<double>(), 0.0);
+  EXPECT_GT(j["pipeline_ms"]["median"].get<double>(), 0.0);
+  EXPECT_GT(j["pipeline_over_bare"].get<double>(), 0.0);
+  EXPECT_EQ(j["bare_run_ms"]["all"].size(), 2u);
+}
+
+}  // namespace
+}  // namespace cutout
