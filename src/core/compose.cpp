@@ -94,33 +94,51 @@ void cut_out_in_place(cv::Mat& rgba, const cv::Mat& matte) {
   });
 }
 
+namespace {
+
+// One row of an opaque composite; compile-time channels so that the loop vectorises.
+template <int kChannels>
+void composite_opaque_row(const uint8_t* src, const uint8_t* m, uint8_t* dst, int width, const uint32_t bgc[3]) {
+  for (int x = 0; x < width; ++x, src += kChannels, dst += 3) {
+    uint32_t a = m[x];
+    if constexpr (kChannels == 4) a = mul_div255(a * src[3]);
+    for (int c = 0; c < 3; ++c) dst[c] = static_cast<uint8_t>(mul_div255(src[c] * a + bgc[c] * (255 - a)));
+  }
+}
+
+// Straight-alpha "over" on a translucent background: a_out = a + bg_a (1 - a), colour weighted
+// by coverage. Rare (only #RRGGBBAA backgrounds), so kept simple.
+void composite_translucent_row(const uint8_t* src, int channels, const uint8_t* m, uint8_t* dst, int width,
+                               const uint32_t bgc[3], uint32_t bg_alpha) {
+  for (int x = 0; x < width; ++x, src += channels, dst += 4) {
+    uint32_t a = m[x];
+    if (channels == 4) a = mul_div255(a * src[3]);
+    const uint32_t bg_w = mul_div255(bg_alpha * (255 - a));  // background's share, 0-255
+    const uint32_t a_out = a + bg_w;
+    for (int c = 0; c < 3; ++c) {
+      dst[c] = a_out ? static_cast<uint8_t>((src[c] * a + bgc[c] * bg_w + a_out / 2) / a_out) : 0;
+    }
+    dst[3] = static_cast<uint8_t>(a_out);
+  }
+}
+
+}  // namespace
+
 cv::Mat composite(const cv::Mat& image, const cv::Mat& matte, Rgba bg) {
   check_inputs(image, matte);
   if (bg.a == 0) return cut_out(image, matte);
   const bool opaque = bg.a == 255;
   cv::Mat out(image.size(), opaque ? CV_8UC3 : CV_8UC4);
-  const int in_ch = image.channels(), out_ch = out.channels();
+  const int channels = image.channels();
   const uint32_t bgc[3] = {bg.r, bg.g, bg.b};
   cv::parallel_for_(cv::Range(0, image.rows), [&](const cv::Range& rows) {
     for (int y = rows.start; y < rows.end; ++y) {
       const uint8_t* src = image.ptr<uint8_t>(y);
       const uint8_t* m = matte.ptr<uint8_t>(y);
       uint8_t* dst = out.ptr<uint8_t>(y);
-      for (int x = 0; x < image.cols; ++x, src += in_ch, dst += out_ch) {
-        uint32_t a = m[x];
-        if (in_ch == 4) a = mul_div255(a * src[3]);
-        if (opaque) {
-          for (int c = 0; c < 3; ++c) dst[c] = static_cast<uint8_t>(mul_div255(src[c] * a + bgc[c] * (255 - a)));
-        } else {
-          // Straight-alpha "over": a_out = a + bg_a (1 - a); colour weighted by coverage.
-          const uint32_t bg_w = mul_div255(bg.a * (255 - a));  // background's share, 0-255
-          const uint32_t a_out = a + bg_w;
-          for (int c = 0; c < 3; ++c) {
-            dst[c] = a_out ? static_cast<uint8_t>((src[c] * a + bgc[c] * bg_w + a_out / 2) / a_out) : 0;
-          }
-          dst[3] = static_cast<uint8_t>(a_out);
-        }
-      }
+      if (!opaque) composite_translucent_row(src, channels, m, dst, image.cols, bgc, bg.a);
+      else if (channels == 4) composite_opaque_row<4>(src, m, dst, image.cols, bgc);
+      else composite_opaque_row<3>(src, m, dst, image.cols, bgc);
     }
   });
   return out;
