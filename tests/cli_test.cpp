@@ -92,6 +92,43 @@ TEST_F(CliTest, DefaultOutputNameInTheWorkingDirectory) {
   EXPECT_TRUE(fs::exists(dir_.path() / "photo.cutout.png"));
 }
 
+TEST_F(CliTest, EffectsWriteOneFileEachInTheSmallestPngType) {
+  const fs::path out = dir_.path() / "fx";
+  ASSERT_EQ(cutout("remove " + photo_.string() + " --effects color,bw,popart,dither --mask -o " + out.string() +
+                   " " + model_),
+            0)
+      << err_;
+  // IHDR colour type: 6 RGBA, 4 grey+alpha, 3 palette, 0 grey.
+  const std::pair<const char*, int> expected[] = {
+      {"photo.color.png", 6}, {"photo.bw.png", 4}, {"photo.popart.png", 3}, {"photo.dither.png", 3},
+      {"photo.mask.png", 0}};
+  for (const auto& [name, colour_type] : expected) {
+    auto bytes = testing::read_file(out / name);
+    ASSERT_GT(bytes.size(), 26u) << name;
+    EXPECT_EQ(bytes[25], colour_type) << name;
+    cv::Mat img = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
+    EXPECT_EQ(img.cols, 96) << name;
+  }
+}
+
+TEST_F(CliTest, EffectParametersAreChecked) {
+  const fs::path out = dir_.path() / "grid";
+  EXPECT_EQ(cutout("remove " + photo_.string() + " --effects popart --param popart_grid=2x2 -o " +
+                   (dir_.path() / "grid.png").string() + " " + model_),
+            0)
+      << err_;
+  EXPECT_EQ(cv::imread((dir_.path() / "grid.png").string(), cv::IMREAD_UNCHANGED).cols, 96);
+  EXPECT_EQ(cutout("remove " + photo_.string() + " --effects popart --param popart_grid=3x3 " + model_), 2);
+  EXPECT_NE(err_.find("1x1, 2x2"), std::string::npos) << err_;
+  EXPECT_EQ(cutout("remove " + photo_.string() + " --effects sepia " + model_), 2);
+  EXPECT_NE(err_.find("color, bw, popart, dither"), std::string::npos) << err_;
+  EXPECT_EQ(cutout("remove " + photo_.string() + " --param nonsense " + model_), 2);
+  EXPECT_EQ(cutout("remove " + photo_.string() + " --effects bw,dither -o " + (dir_.path() / "one.png").string() +
+                   " " + model_),
+            2);
+  EXPECT_NE(err_.find("give a folder"), std::string::npos) << err_;
+}
+
 TEST_F(CliTest, UsageErrorsExitWithTwo) {
   EXPECT_EQ(cutout("remove " + photo_.string() + " --format gif " + model_), 2);
   EXPECT_NE(err_.find("png, webp, jpeg"), std::string::npos) << err_;

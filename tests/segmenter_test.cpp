@@ -132,11 +132,11 @@ TEST(RemoveBackground, EndToEndWithTheTinyModel) {
   RemoveResult r = remove_background(jpeg, options, seg);
   EXPECT_EQ(r.width, 120);
   EXPECT_EQ(r.height, 80);
-  cv::Mat png = cv::imdecode(r.cutout.bytes, cv::IMREAD_UNCHANGED);
+  cv::Mat png = cv::imdecode(r.output("color").bytes, cv::IMREAD_UNCHANGED);
   ASSERT_EQ(png.type(), CV_8UC4);
   EXPECT_EQ(png.size(), cv::Size(120, 80));
-  ASSERT_TRUE(r.mask);
-  cv::Mat mask = cv::imdecode(r.mask->bytes, cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(r.outputs.size(), 2u);
+  cv::Mat mask = cv::imdecode(r.output("mask").bytes, cv::IMREAD_UNCHANGED);
   ASSERT_EQ(mask.type(), CV_8UC1);
   // The cut-out's alpha is the mask.
   cv::Mat alpha;
@@ -147,7 +147,7 @@ TEST(RemoveBackground, EndToEndWithTheTinyModel) {
   options.format = OutputFormat::kJpeg;
   options.mask = false;
   RemoveResult j = remove_background(jpeg, options, seg);
-  EXPECT_EQ(cv::imdecode(j.cutout.bytes, cv::IMREAD_UNCHANGED).type(), CV_8UC3);
+  EXPECT_EQ(cv::imdecode(j.output("color").bytes, cv::IMREAD_UNCHANGED).type(), CV_8UC3);
 
   options.background = Rgba{0, 0, 0, 0};  // JPEG cannot be transparent
   EXPECT_THROW(remove_background(jpeg, options, seg), Error);

@@ -11,6 +11,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "core/effects.h"
 #include "core/error.h"
 #include "core/matte.h"
 #include "core/pipeline.h"
@@ -24,6 +25,7 @@ struct BenchArgs {
   std::string image;
   int runs = 5;
   std::string format = "png";
+  std::string effects;
   bool json = false;
   double price_per_hour = 0;
   std::string arena = "on", mem_pattern = "off", opt_level = "all";
@@ -48,6 +50,7 @@ int run_bench(const BenchArgs& args) {
   const std::vector<uint8_t> bytes = read_input(args.image);
   RemoveOptions options;
   options.format = parse_output_format(args.format);
+  if (!args.effects.empty()) options.effects = parse_effect_list(args.effects);
   SessionConfig config = args.model.session_config();
   config.cpu_mem_arena = on_off(args.arena, "--ort-arena");
   config.mem_pattern = on_off(args.mem_pattern, "--ort-mem-pattern");
@@ -68,7 +71,7 @@ int run_bench(const BenchArgs& args) {
   session.run();
   const double first_ms = watch.elapsed_ms();
 
-  std::vector<double> bare, pipeline, decode, preprocess, inference, postprocess, compose, encode;
+  std::vector<double> bare, pipeline, decode, preprocess, inference, postprocess, compose, effects, encode;
   size_t output_bytes = 0;
   for (int i = 0; i < args.runs; ++i) {
     watch.restart();
@@ -81,8 +84,10 @@ int run_bench(const BenchArgs& args) {
     inference.push_back(r.timings.inference_ms);
     postprocess.push_back(r.timings.postprocess_ms);
     compose.push_back(r.timings.compose_ms);
+    effects.push_back(r.timings.effects_ms);
     encode.push_back(r.timings.encode_ms);
-    output_bytes = r.cutout.bytes.size();
+    output_bytes = 0;
+    for (const auto& o : r.outputs) output_bytes += o.image.bytes.size();
   }
   const double bare_ms = median(bare), pipeline_ms = median(pipeline);
   const double ratio = pipeline_ms / bare_ms;
@@ -97,6 +102,7 @@ int run_bench(const BenchArgs& args) {
         {"threads", session.threads()},
         {"runs", args.runs},
         {"format", args.format},
+        {"effects", args.effects.empty() ? "color" : args.effects},
         {"ort_arena", config.cpu_mem_arena},
         {"ort_mem_pattern", config.mem_pattern},
         {"ort_opt_level", args.opt_level},
@@ -111,6 +117,7 @@ int run_bench(const BenchArgs& args) {
           {"inference", median(inference)},
           {"postprocess", median(postprocess)},
           {"compose", median(compose)},
+          {"effects", median(effects)},
           {"encode", median(encode)}}},
         {"pipeline_over_bare", ratio},
         {"output_bytes", output_bytes},
@@ -130,9 +137,9 @@ int run_bench(const BenchArgs& args) {
   std::printf("pipeline     median %.0f ms = %.3f x bare run (%s, %zu bytes out)\n", pipeline_ms, ratio,
               args.format.c_str(), output_bytes);
   std::printf("  stages     decode %.1f, preprocess %.1f, inference %.1f, postprocess %.1f, compose %.1f, "
-              "encode %.1f ms\n",
+              "effects %.1f, encode %.1f ms\n",
               median(decode), median(preprocess), median(inference), median(postprocess), median(compose),
-              median(encode));
+              median(effects), median(encode));
   std::printf("peak RSS     %.0f MB\n", static_cast<double>(peak_rss) / 1e6);
   if (args.price_per_hour > 0) {
     std::printf("cost         $%.6f per image at $%.4f/h\n", cost, args.price_per_hour);
@@ -148,6 +155,7 @@ void add_bench_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--image", args->image, "photo to run on")->required();
   cmd->add_option("--runs", args->runs, "timed runs of each kind")->capture_default_str();
   cmd->add_option("--format", args->format, "output format of the pipeline runs")->capture_default_str();
+  cmd->add_option("--effects", args->effects, "effects of the pipeline runs, e.g. color,bw,popart,dither");
   cmd->add_flag("--json", args->json, "print JSON");
   cmd->add_option("--price-per-hour", args->price_per_hour,
                   "instance price in USD per hour, to report the cost per image")

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 
@@ -122,11 +123,9 @@ void composite_translucent_row(const uint8_t* src, int channels, const uint8_t* 
   }
 }
 
-}  // namespace
-
-cv::Mat composite(const cv::Mat& image, const cv::Mat& matte, Rgba bg) {
-  check_inputs(image, matte);
-  if (bg.a == 0) return cut_out(image, matte);
+// composite() with the matte given as a row function, so that flatten() needs no full-size matte.
+template <typename MatteRow>
+cv::Mat composite_rows(const cv::Mat& image, MatteRow matte_row, Rgba bg) {
   const bool opaque = bg.a == 255;
   cv::Mat out(image.size(), opaque ? CV_8UC3 : CV_8UC4);
   const int channels = image.channels();
@@ -134,7 +133,7 @@ cv::Mat composite(const cv::Mat& image, const cv::Mat& matte, Rgba bg) {
   cv::parallel_for_(cv::Range(0, image.rows), [&](const cv::Range& rows) {
     for (int y = rows.start; y < rows.end; ++y) {
       const uint8_t* src = image.ptr<uint8_t>(y);
-      const uint8_t* m = matte.ptr<uint8_t>(y);
+      const uint8_t* m = matte_row(y);
       uint8_t* dst = out.ptr<uint8_t>(y);
       if (!opaque) composite_translucent_row(src, channels, m, dst, image.cols, bgc, bg.a);
       else if (channels == 4) composite_opaque_row<4>(src, m, dst, image.cols, bgc);
@@ -142,6 +141,22 @@ cv::Mat composite(const cv::Mat& image, const cv::Mat& matte, Rgba bg) {
     }
   });
   return out;
+}
+
+}  // namespace
+
+cv::Mat composite(const cv::Mat& image, const cv::Mat& matte, Rgba bg) {
+  check_inputs(image, matte);
+  if (bg.a == 0) return cut_out(image, matte);
+  return composite_rows(image, [&](int y) { return matte.ptr<uint8_t>(y); }, bg);
+}
+
+cv::Mat flatten(const cv::Mat& rgba, Rgba bg) {
+  if (rgba.type() != CV_8UC4) throw Error(ErrorCode::kInternal, "flatten: image must be RGBA");
+  if (bg.a == 0) return rgba.clone();
+  // The image's own alpha is multiplied by an all-opaque matte row.
+  const std::vector<uint8_t> opaque_row(static_cast<size_t>(rgba.cols), 255);
+  return composite_rows(rgba, [&](int) { return opaque_row.data(); }, bg);
 }
 
 }  // namespace cutout

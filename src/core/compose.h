@@ -32,4 +32,8 @@ void cut_out_in_place(cv::Mat& rgba, const cv::Mat& matte);
 // the same as cut_out().
 cv::Mat composite(const cv::Mat& image, const cv::Mat& matte, Rgba background);
 
+// An RGBA image over a background colour by its own alpha: RGB for an opaque background,
+// RGBA for a translucent one, a copy for a transparent one.
+cv::Mat flatten(const cv::Mat& rgba, Rgba background);
+
 }  // namespace cutout

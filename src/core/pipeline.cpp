@@ -5,15 +5,11 @@
 
 namespace cutout {
 
-EncodedImage encode_image(const cv::Mat& image, OutputFormat format, const EncodeSettings& settings) {
-  EncodedImage out;
-  out.format = format;
-  switch (format) {
-    case OutputFormat::kPng: out.bytes = encode_png(image, settings.png); break;
-    case OutputFormat::kWebp: out.bytes = encode_webp(image, settings.webp); break;
-    case OutputFormat::kJpeg: out.bytes = encode_jpeg(image, settings.jpeg); break;
+const EncodedImage& RemoveResult::output(std::string_view name) const {
+  for (const auto& o : outputs) {
+    if (o.name == name) return o.image;
   }
-  return out;
+  throw Error(ErrorCode::kInternal, "no output named " + std::string(name));
 }
 
 Rgba effective_background(const RemoveOptions& options) {
@@ -29,6 +25,7 @@ Rgba effective_background(const RemoveOptions& options) {
 RemoveResult remove_background(std::span<const uint8_t> bytes, const RemoveOptions& options,
                                MattePredictor& predictor) {
   const Rgba background = effective_background(options);  // reject bad options before any work
+  const std::vector<Effect> effects = options.effects.empty() ? std::vector<Effect>{Effect::kColor} : options.effects;
   Stopwatch total;
   RemoveResult result;
   StageTimings& t = result.timings;
@@ -41,23 +38,32 @@ RemoveResult remove_background(std::span<const uint8_t> bytes, const RemoveOptio
   result.width = decoded.pixels.cols;
   result.height = decoded.pixels.rows;
 
-  cv::Mat matte = predictor.predict_matte(decoded.pixels, t);
+  const cv::Mat matte = predictor.predict_matte(decoded.pixels, t);
 
+  // The colour cut-out, in place: every effect starts from it.
   watch.restart();
-  cv::Mat composed;
-  if (background.a == 0) {
-    cut_out_in_place(decoded.pixels, matte);
-    composed = std::move(decoded.pixels);
-  } else {
-    composed = composite(decoded.pixels, matte, background);
-    decoded.pixels.release();  // the largest buffer; not needed past this point
-  }
+  cv::Mat cutout = std::move(decoded.pixels);
+  cut_out_in_place(cutout, matte);
   t.compose_ms = watch.lap_ms();
 
-  result.cutout = encode_image(composed, options.format, options.encode);
-  if (options.mask) {
-    result.mask = encode_image(matte, OutputFormat::kPng, options.encode);
-  }
+  std::vector<double> effect_ms;
+  const std::vector<EffectImage> images = apply_effects(effects, cutout, options.effect_params, &effect_ms);
+  for (size_t i = 0; i < effects.size(); ++i) t.effect_ms.emplace_back(effects[i], effect_ms[i]);
+  t.effects_ms = watch.lap_ms();
+
+  const size_t n = effects.size() + (options.mask ? 1 : 0);
+  result.outputs.resize(n);
+  cv::parallel_for_(cv::Range(0, static_cast<int>(n)), [&](const cv::Range& range) {
+    for (int i = range.start; i < range.end; ++i) {
+      if (static_cast<size_t>(i) == effects.size()) {
+        result.outputs[i] = {"mask", encode_image(matte, OutputFormat::kPng, options.encode)};
+        continue;
+      }
+      NamedOutput& out = result.outputs[i];
+      out.name = std::string(effect_name(effects[i]));
+      out.image = encode_effect_image(images[i], options.format, background, options.encode);
+    }
+  });
   t.encode_ms = watch.lap_ms();
   t.total_ms = total.elapsed_ms();
   return result;

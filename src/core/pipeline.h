@@ -1,20 +1,24 @@
-// Background removal of one photo: decode -> matte -> cut-out or composite -> encode.
+// Background removal of one photo: decode -> matte -> cut-out -> effects -> encode.
 //
 // The model is behind MattePredictor so that the core depends on no inference library. The
 // function is thread-safe if the predictor is used by one thread at a time (see the
-// predictor's own rules).
+// predictor's own rules). Effects and encoders of one photo run in parallel on OpenCV's pool.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
 
 #include "core/compose.h"
+#include "core/effects.h"
 #include "core/image_encode.h"
 #include "core/image_io.h"
+#include "core/output_encode.h"
 
 namespace cutout {
 
@@ -25,7 +29,9 @@ struct StageTimings {
   double inference_ms = 0;    // the model run itself
   double postprocess_ms = 0;  // output -> 8-bit matte at the photo's size
   double compose_ms = 0;      // alpha applied / composited on the background
-  double encode_ms = 0;
+  double effects_ms = 0;      // all effects (they run in parallel)
+  std::vector<std::pair<Effect, double>> effect_ms;  // each effect's own time
+  double encode_ms = 0;       // all outputs (in parallel)
   double total_ms = 0;
 };
 
@@ -37,34 +43,31 @@ class MattePredictor {
   virtual cv::Mat predict_matte(const cv::Mat& image, StageTimings& timings) = 0;
 };
 
-struct EncodeSettings {
-  PngOptions png;
-  WebpOptions webp;
-  JpegOptions jpeg;
-};
-
-struct EncodedImage {
-  std::vector<uint8_t> bytes;
-  OutputFormat format = OutputFormat::kPng;
-};
-
-EncodedImage encode_image(const cv::Mat& image, OutputFormat format, const EncodeSettings& settings);
-
 struct RemoveOptions {
   OutputFormat format = OutputFormat::kPng;
   // Unset: transparent, or white for JPEG (which has no alpha).
   std::optional<Rgba> background;
-  bool mask = false;  // also return the matte as an 8-bit grey PNG
+  // Outputs, in this order; empty means just the colour cut-out.
+  std::vector<Effect> effects;
+  EffectParams effect_params;
+  bool mask = false;  // also return the matte as an 8-bit grey PNG, named "mask"
   DecodeOptions decode;
   EncodeSettings encode;
+};
+
+struct NamedOutput {
+  std::string name;  // the effect's name ("color", "bw", ...) or "mask"
+  EncodedImage image;
 };
 
 struct RemoveResult {
   int width = 0;
   int height = 0;
-  EncodedImage cutout;
-  std::optional<EncodedImage> mask;
+  std::vector<NamedOutput> outputs;
   StageTimings timings;
+
+  // The output of that name; throws Error(kInternal) when absent.
+  const EncodedImage& output(std::string_view name) const;
 };
 
 // The background actually used for a format: the caller's, or the format's default. Throws
