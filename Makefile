@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all setup build test test-unit test-model run bench clean
+.PHONY: all setup build test test-unit test-model run bench contact-sheet clean
 
 all: build
 
@@ -27,6 +27,11 @@ test-model: build
 # The pipeline benchmark on a 1024x1024 and a 12 MP photo (docs/PERFORMANCE.md).
 bench: build
 	@bench/run_pipeline_bench.sh $(BUILD_DIR)
+	@$(BUILD_DIR)/bench/effects_bench
+
+# docs/effects_contact_sheet.png: six eval photos through the four effects.
+contact-sheet: build
+	@scripts/contact_sheet.sh $(BUILD_DIR)
 
 run: build
 	@$(BUILD_DIR)/cutout models

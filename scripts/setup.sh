@@ -27,7 +27,7 @@ DEBIAN_PACKAGES=(
   libjpeg62-turbo-dev libpng-dev zlib1g-dev libwebp-dev libtiff-dev libgif-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-onnx python3-numpy time
+  python3 python3-onnx python3-numpy time imagemagick
   nodejs npm
 )
 
