@@ -25,7 +25,7 @@ DEBIAN_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libjpeg62-turbo-dev libpng-dev zlib1g-dev libwebp-dev libtiff-dev libgif-dev
-  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev libssl-dev libbrotli-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-onnx python3-numpy time imagemagick
   nodejs npm

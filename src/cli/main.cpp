@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   cutout::cli::add_eval_command(app, exit_status);
   cutout::cli::add_models_command(app, exit_status);
   cutout::cli::add_bench_command(app, exit_status);
+  cutout::cli::add_serve_command(app, exit_status);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

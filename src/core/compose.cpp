@@ -1,8 +1,11 @@
 #include "core/compose.h"
 
+#include <algorithm>
 #include <cctype>
 #include <string>
 #include <vector>
+
+#include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
 
@@ -149,6 +152,38 @@ cv::Mat composite(const cv::Mat& image, const cv::Mat& matte, Rgba bg) {
   check_inputs(image, matte);
   if (bg.a == 0) return cut_out(image, matte);
   return composite_rows(image, [&](int y) { return matte.ptr<uint8_t>(y); }, bg);
+}
+
+cv::Mat shrink_rgba(const cv::Mat& rgba, cv::Size size) {
+  if (rgba.type() != CV_8UC4) throw Error(ErrorCode::kInternal, "shrink_rgba: image must be RGBA");
+  // Premultiply into 16 bits (colour * alpha / 255 keeps 8 bits of precision only at full alpha).
+  cv::Mat premultiplied(rgba.size(), CV_16UC4);
+  cv::parallel_for_(cv::Range(0, rgba.rows), [&](const cv::Range& rows) {
+    for (int y = rows.start; y < rows.end; ++y) {
+      const uint8_t* src = rgba.ptr<uint8_t>(y);
+      uint16_t* dst = premultiplied.ptr<uint16_t>(y);
+      for (int x = 0; x < rgba.cols * 4; x += 4) {
+        const uint32_t a = src[x + 3];
+        for (int c = 0; c < 3; ++c) dst[x + c] = static_cast<uint16_t>(src[x + c] * a);  // <= 65025
+        dst[x + 3] = static_cast<uint16_t>(a * 257);
+      }
+    }
+  });
+  cv::Mat small;
+  cv::resize(premultiplied, small, size, 0, 0, cv::INTER_AREA);
+  cv::Mat out(size, CV_8UC4);
+  cv::parallel_for_(cv::Range(0, size.height), [&](const cv::Range& rows) {
+    for (int y = rows.start; y < rows.end; ++y) {
+      const uint16_t* src = small.ptr<uint16_t>(y);
+      uint8_t* dst = out.ptr<uint8_t>(y);
+      for (int x = 0; x < size.width * 4; x += 4) {
+        const uint32_t a = (src[x + 3] + 128) / 257;
+        for (int c = 0; c < 3; ++c) dst[x + c] = a ? static_cast<uint8_t>(std::min<uint32_t>(255, (src[x + c] + a / 2) / a)) : 0;
+        dst[x + 3] = static_cast<uint8_t>(a);
+      }
+    }
+  });
+  return out;
 }
 
 cv::Mat flatten(const cv::Mat& rgba, Rgba bg) {

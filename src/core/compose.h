@@ -32,6 +32,10 @@ void cut_out_in_place(cv::Mat& rgba, const cv::Mat& matte);
 // the same as cut_out().
 cv::Mat composite(const cv::Mat& image, const cv::Mat& matte, Rgba background);
 
+// Shrinks a straight-alpha RGBA image (area averaging on premultiplied colour, so transparent
+// neighbours do not darken the edges); colour is zeroed where alpha ends up 0.
+cv::Mat shrink_rgba(const cv::Mat& rgba, cv::Size size);
+
 // An RGBA image over a background colour by its own alpha: RGB for an opaque background,
 // RGBA for a translucent one, a copy for a transparent one.
 cv::Mat flatten(const cv::Mat& rgba, Rgba background);

@@ -1,5 +1,10 @@
 #include "core/pipeline.h"
 
+#include <algorithm>
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+
 #include "core/error.h"
 #include "core/timer.h"
 
@@ -22,49 +27,88 @@ Rgba effective_background(const RemoveOptions& options) {
   return bg;
 }
 
-RemoveResult remove_background(std::span<const uint8_t> bytes, const RemoveOptions& options,
-                               MattePredictor& predictor) {
-  const Rgba background = effective_background(options);  // reject bad options before any work
-  const std::vector<Effect> effects = options.effects.empty() ? std::vector<Effect>{Effect::kColor} : options.effects;
-  Stopwatch total;
-  RemoveResult result;
-  StageTimings& t = result.timings;
-
+DecodedImage decode_for_cutout(std::span<const uint8_t> bytes, const RemoveOptions& options, StageTimings& t) {
+  effective_background(options);  // reject bad options before any work
   Stopwatch watch;
   DecodeOptions decode_options = options.decode;
   decode_options.rgba = true;  // so that the cut-out is made in place (JPEGs decode into RGBA)
   DecodedImage decoded = decode_image(bytes, decode_options);
-  t.decode_ms = watch.lap_ms();
-  result.width = decoded.pixels.cols;
-  result.height = decoded.pixels.rows;
+  t.decode_ms += watch.elapsed_ms();
+  return decoded;
+}
 
-  const cv::Mat matte = predictor.predict_matte(decoded.pixels, t);
+namespace {
 
-  // The colour cut-out, in place: every effect starts from it.
-  watch.restart();
+cv::Rect subject_box(const cv::Mat& rgba, int margin_percent) {
+  cv::Mat alpha;
+  cv::extractChannel(rgba, alpha, 3);
+  cv::Rect box = cv::boundingRect(alpha);  // non-zero pixels of an 8-bit image
+  if (box.empty()) return {0, 0, rgba.cols, rgba.rows};
+  const int dx = box.width * margin_percent / 100, dy = box.height * margin_percent / 100;
+  box = cv::Rect(box.x - dx, box.y - dy, box.width + 2 * dx, box.height + 2 * dy);
+  return box & cv::Rect(0, 0, rgba.cols, rgba.rows);
+}
+
+}  // namespace
+
+cv::Mat finish_cutout(DecodedImage decoded, const cv::Mat& matte, const RemoveOptions& options, StageTimings& t) {
+  Stopwatch watch;
   cv::Mat cutout = std::move(decoded.pixels);
   cut_out_in_place(cutout, matte);
-  t.compose_ms = watch.lap_ms();
+  if (options.crop_subject) cutout = cutout(subject_box(cutout, options.margin_percent)).clone();
+  const int longest = std::max(cutout.cols, cutout.rows);
+  if (options.max_side > 0 && longest > options.max_side) {
+    const double scale = static_cast<double>(options.max_side) / longest;
+    cutout = shrink_rgba(cutout, {std::max(1, static_cast<int>(std::lround(cutout.cols * scale))),
+                                  std::max(1, static_cast<int>(std::lround(cutout.rows * scale)))});
+  }
+  t.compose_ms += watch.elapsed_ms();
+  return cutout;
+}
 
-  std::vector<double> effect_ms;
-  const std::vector<EffectImage> images = apply_effects(effects, cutout, options.effect_params, &effect_ms);
-  for (size_t i = 0; i < effects.size(); ++i) t.effect_ms.emplace_back(effects[i], effect_ms[i]);
-  t.effects_ms = watch.lap_ms();
-
+std::vector<NamedOutput> render_outputs(const cv::Mat& cutout, const RemoveOptions& options, StageTimings& t,
+                                        const OutputReadyFn& on_ready) {
+  const Rgba background = effective_background(options);
+  const std::vector<Effect> effects =
+      options.effects.empty() ? std::vector<Effect>{Effect::kColor} : options.effects;
   const size_t n = effects.size() + (options.mask ? 1 : 0);
-  result.outputs.resize(n);
+  std::vector<NamedOutput> outputs(n);
+  std::vector<double> render_ms(n, 0.0), encode_ms(n, 0.0);
+  Stopwatch wall;
   cv::parallel_for_(cv::Range(0, static_cast<int>(n)), [&](const cv::Range& range) {
     for (int i = range.start; i < range.end; ++i) {
+      Stopwatch watch;
       if (static_cast<size_t>(i) == effects.size()) {
-        result.outputs[i] = {"mask", encode_image(matte, OutputFormat::kPng, options.encode)};
-        continue;
+        cv::Mat alpha;
+        cv::extractChannel(cutout, alpha, 3);
+        outputs[i] = {"mask", encode_image(alpha, OutputFormat::kPng, options.encode)};
+      } else {
+        const EffectImage image = apply_effect(effects[i], cutout, options.effect_params);
+        render_ms[i] = watch.lap_ms();
+        outputs[i] = {std::string(effect_name(effects[i])),
+                      encode_effect_image(image, options.format, background, options.encode)};
       }
-      NamedOutput& out = result.outputs[i];
-      out.name = std::string(effect_name(effects[i]));
-      out.image = encode_effect_image(images[i], options.format, background, options.encode);
+      encode_ms[i] = watch.lap_ms();
+      if (on_ready) on_ready(outputs[i].name, render_ms[i] + encode_ms[i]);
     }
   });
-  t.encode_ms = watch.lap_ms();
+  t.effects_ms += wall.elapsed_ms();
+  for (size_t i = 0; i < effects.size(); ++i) t.effect_ms.emplace_back(effects[i], render_ms[i]);
+  for (double ms : encode_ms) t.encode_ms += ms;
+  return outputs;
+}
+
+RemoveResult remove_background(std::span<const uint8_t> bytes, const RemoveOptions& options,
+                               MattePredictor& predictor) {
+  Stopwatch total;
+  RemoveResult result;
+  StageTimings& t = result.timings;
+  DecodedImage decoded = decode_for_cutout(bytes, options, t);
+  result.width = decoded.pixels.cols;
+  result.height = decoded.pixels.rows;
+  const cv::Mat matte = predictor.predict_matte(decoded.pixels, t);
+  const cv::Mat cutout = finish_cutout(std::move(decoded), matte, options, t);
+  result.outputs = render_outputs(cutout, options, t);
   t.total_ms = total.elapsed_ms();
   return result;
 }

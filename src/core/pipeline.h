@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -29,9 +30,9 @@ struct StageTimings {
   double inference_ms = 0;    // the model run itself
   double postprocess_ms = 0;  // output -> 8-bit matte at the photo's size
   double compose_ms = 0;      // alpha applied / composited on the background
-  double effects_ms = 0;      // all effects (they run in parallel)
-  std::vector<std::pair<Effect, double>> effect_ms;  // each effect's own time
-  double encode_ms = 0;       // all outputs (in parallel)
+  double effects_ms = 0;      // wall time of rendering and encoding all outputs (in parallel)
+  std::vector<std::pair<Effect, double>> effect_ms;  // each effect's own rendering time
+  double encode_ms = 0;       // encoding time summed over the outputs (they encode in parallel)
   double total_ms = 0;
 };
 
@@ -50,10 +51,19 @@ struct RemoveOptions {
   // Outputs, in this order; empty means just the colour cut-out.
   std::vector<Effect> effects;
   EffectParams effect_params;
-  bool mask = false;  // also return the matte as an 8-bit grey PNG, named "mask"
+  bool mask = false;  // also return the cut-out's alpha as an 8-bit grey PNG, named "mask"
+  // Longest side of the outputs in pixels (0: the photo's own size); outputs are only shrunk.
+  int max_side = 0;
+  // Crop the outputs to the subject: the tight box around alpha > 0, grown by margin_percent of
+  // its size on each side (clipped to the photo). An empty matte keeps the whole photo.
+  bool crop_subject = false;
+  int margin_percent = 0;
   DecodeOptions decode;
   EncodeSettings encode;
 };
+
+// Called as each output is ready (rendered and encoded), from any thread, possibly concurrently.
+using OutputReadyFn = std::function<void(const std::string& name, double ms)>;
 
 struct NamedOutput {
   std::string name;  // the effect's name ("color", "bw", ...) or "mask"
@@ -77,5 +87,17 @@ Rgba effective_background(const RemoveOptions& options);
 // Throws Error for undecodable/too large/unsupported input and for model failures.
 RemoveResult remove_background(std::span<const uint8_t> bytes, const RemoveOptions& options,
                                MattePredictor& predictor);
+
+// The steps of remove_background, for callers that schedule them themselves (the server decodes
+// on a request thread, infers on the inference worker, and renders on the request thread again).
+// Each adds its stage times to `timings`.
+DecodedImage decode_for_cutout(std::span<const uint8_t> bytes, const RemoveOptions& options,
+                               StageTimings& timings);
+// Applies the matte to the decoded RGBA pixels in place, then crops and shrinks as asked.
+cv::Mat finish_cutout(DecodedImage decoded, const cv::Mat& matte, const RemoveOptions& options,
+                      StageTimings& timings);
+// Renders and encodes every output (effects, then the mask) in parallel.
+std::vector<NamedOutput> render_outputs(const cv::Mat& cutout, const RemoveOptions& options, StageTimings& timings,
+                                        const OutputReadyFn& on_ready = {});
 
 }  // namespace cutout

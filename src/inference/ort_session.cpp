@@ -174,25 +174,50 @@ std::string_view OrtSession::provider() const { return device_name(impl_->device
 const std::string& OrtSession::input_name() const { return impl_->input_name; }
 const std::string& OrtSession::output_name() const { return impl_->output_name; }
 
-std::span<const float> OrtSession::run() {
-  Impl& m = *impl_;
-  const char* in_names[] = {m.input_name.c_str()};
-  const char* out_names[] = {m.output_name.c_str()};
-  m.outputs.clear();  // release the previous output to the arena before the next run
+namespace {
+
+// Session::Run on one input tensor, returning the matte output after checking its shape.
+std::vector<Ort::Value> run_session(Ort::Session& session, const std::string& input_name,
+                                    const std::string& output_name, const Ort::Value& input, int width,
+                                    int height) {
+  const char* in_names[] = {input_name.c_str()};
+  const char* out_names[] = {output_name.c_str()};
+  std::vector<Ort::Value> outputs;
   try {
-    m.outputs = m.session.Run(Ort::RunOptions{nullptr}, in_names, &m.input_tensor, 1, out_names, 1);
+    outputs = session.Run(Ort::RunOptions{nullptr}, in_names, &input, 1, out_names, 1);
   } catch (const Ort::Exception& e) {
     throw Error(ErrorCode::kModel, std::string("inference failed: ") + e.what());
   }
-  auto info = m.outputs.at(0).GetTensorTypeAndShapeInfo();
+  auto info = outputs.at(0).GetTensorTypeAndShapeInfo();
   auto shape = info.GetShape();
-  const size_t expected = static_cast<size_t>(m.width) * static_cast<size_t>(m.height);
-  if (shape.size() != 4 || shape[0] != 1 || shape[1] != 1 || shape[2] != m.height || shape[3] != m.width ||
+  const size_t expected = static_cast<size_t>(width) * static_cast<size_t>(height);
+  if (shape.size() != 4 || shape[0] != 1 || shape[1] != 1 || shape[2] != height || shape[3] != width ||
       info.GetElementCount() != expected) {
     throw Error(ErrorCode::kModel, "model output has shape " + shape_text(shape) + ", expected [1,1," +
-                                       std::to_string(m.height) + "," + std::to_string(m.width) + "]");
+                                       std::to_string(height) + "," + std::to_string(width) + "]");
   }
-  return {m.outputs[0].GetTensorData<float>(), expected};
+  return outputs;
+}
+
+}  // namespace
+
+std::span<const float> OrtSession::run() {
+  Impl& m = *impl_;
+  m.outputs.clear();  // release the previous output to the arena before the next run
+  m.outputs = run_session(m.session, m.input_name, m.output_name, m.input_tensor, m.width, m.height);
+  return {m.outputs[0].GetTensorData<float>(), static_cast<size_t>(m.width) * static_cast<size_t>(m.height)};
+}
+
+std::vector<float> OrtSession::run(std::span<const float> input) {
+  Impl& m = *impl_;
+  if (input.size() != m.input.size()) throw Error(ErrorCode::kInternal, "run: wrong input size");
+  const int64_t shape[4] = {1, 3, m.height, m.width};
+  // ONNX Runtime does not write to inputs; the API only lacks a const overload.
+  Ort::Value tensor = Ort::Value::CreateTensor<float>(m.cpu_memory, const_cast<float*>(input.data()),
+                                                      input.size(), shape, 4);
+  auto outputs = run_session(m.session, m.input_name, m.output_name, tensor, m.width, m.height);
+  const float* data = outputs[0].GetTensorData<float>();
+  return {data, data + static_cast<size_t>(m.width) * static_cast<size_t>(m.height)};
 }
 
 }  // namespace cutout

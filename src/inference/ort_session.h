@@ -5,8 +5,9 @@
 // chosen at run time: `cpu` always; `cuda` through the standard CUDA provider API, which works
 // with a GPU build of ONNX Runtime 1.29 and gives a clear error with the CPU build we ship.
 //
-// Thread-safety: construction and run() must not overlap; run() is not reentrant (the input
-// buffer is shared). One owner calls it, e.g. the server's inference worker.
+// Thread-safety: run() (on the session's own input buffer) has one caller at a time; run(input)
+// may be called from several threads at once (ONNX Runtime's Session::Run is thread-safe and
+// each call brings its own buffers).
 #pragma once
 
 #include <memory>
@@ -60,6 +61,8 @@ class OrtSession {
   std::span<float> input();
   // Runs the model on input(); returns the [H][W] matte output, valid until the next run().
   std::span<const float> run();
+  // Runs the model on a caller's planar [3][H][W] input; returns the [H][W] output. Thread-safe.
+  std::vector<float> run(std::span<const float> input);
 
   double load_ms() const;
   int threads() const;

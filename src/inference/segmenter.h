@@ -1,7 +1,7 @@
 // A model and its session, as a MattePredictor: photo in, alpha matte out.
 //
-// Thread-safety: not thread-safe; one thread calls predict_matte() at a time (the session's
-// input buffer is shared). Create it once and reuse it: construction loads the model.
+// Thread-safety: predict_matte() may be called from several threads at once (each call has its
+// own input tensor). Create it once and reuse it: construction loads the model.
 #pragma once
 
 #include "core/pipeline.h"

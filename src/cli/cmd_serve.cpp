@@ -1,0 +1,170 @@
+// cutout serve: the HTTP service. This file holds the one table of its flags (each with its
+// CUTOUT_* environment variable; flag > environment > default), starts the service, and waits
+// for SIGTERM/SIGINT to drain it.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "core/error.h"
+#include "server/engine.h"
+#include "server/http_server.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/service.h"
+
+namespace cutout::cli {
+namespace {
+
+using server::ServeConfig;
+
+// Cloud Run sets PORT; CUTOUT_PORT (or --port) wins over it.
+void apply_cloud_run_port(ServeConfig& config, const CLI::App& cmd) {
+  if (cmd.count("--port") == 0 && !std::getenv("CUTOUT_PORT")) {
+    if (const char* port = std::getenv("PORT"); port && *port) {
+      char* end = nullptr;
+      const long p = std::strtol(port, &end, 10);
+      if (!end || *end || p < 1 || p > 65535) throw Error(ErrorCode::kInvalidArgument, "PORT must be 1-65535");
+      config.port = static_cast<int>(p);
+    }
+  }
+}
+
+int run_serve(ServeConfig config, const CLI::App& cmd) {
+  apply_cloud_run_port(config, cmd);
+  // Validate before anything starts.
+  ModelChoice choice;
+  choice.model = config.model;
+  if (!config.model_kind.empty()) choice.kind = parse_model_kind(config.model_kind);
+  choice.base_size = config.base_size;
+  server::EngineOptions engine_options;
+  engine_options.model = resolve_model(choice);
+  engine_options.session.intra_op_threads = config.threads;
+  engine_options.session.device = parse_device(config.device);
+  engine_options.queue_limit = config.queue_limit;
+  engine_options.concurrency = config.inference_concurrency;
+  server::Severity level;
+  try {
+    level = server::parse_severity(config.log_level);
+  } catch (const std::invalid_argument& e) {
+    throw Error(ErrorCode::kInvalidArgument, e.what());
+  }
+  if (config.threads > 0) cv::setNumThreads(config.threads);
+
+  // Signals are taken by sigwait below; every thread created from here on inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  server::Logger logger(stdout, level);
+  server::MetricsRegistry metrics;
+  std::unique_ptr<server::Service> service;
+  server::Engine engine(engine_options, [&](server::ModelStatus s, double ms, const std::string& detail) {
+    if (service) service->on_model_status(s, ms, detail);
+  });
+  service = std::make_unique<server::Service>(config, engine, metrics, logger);
+
+  server::HttpServerOptions http;
+  http.host = config.host;
+  http.port = config.port;
+  http.threads = config.http_threads;
+  http.max_body_bytes = config.max_body_bytes;
+  http.on_payload_too_large = [&](server::HttpRequest& r) { return service->payload_too_large(r); };
+  server::HttpServer http_server(http, [&](server::HttpRequest& r) { return service->handle(r); });
+  std::string error;
+  if (!http_server.bind(&error)) {
+    logger.error("cannot start", {{"error", error}});
+    return kExitFailed;
+  }
+  // Listen first, then load: /healthz answers (and cold requests queue) while the model loads.
+  std::thread serving([&] { http_server.run(); });
+  logger.info("listening", {{"host", config.host},
+                            {"port", http_server.bound_port()},
+                            {"model", engine_options.model.name},
+                            {"threads", engine.threads()},
+                            {"queue_limit", config.queue_limit},
+                            {"inference_concurrency", config.inference_concurrency}});
+  engine.start();
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  logger.info("draining", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
+                           {"drain_timeout_ms", config.drain_timeout_ms}});
+  service->start_draining();
+  // Stop accepting, and give in-flight requests until the drain timeout to finish.
+  auto drained = std::async(std::launch::async, [&] {
+    http_server.stop();
+    serving.join();
+    engine.shutdown();
+  });
+  if (drained.wait_for(std::chrono::milliseconds(config.drain_timeout_ms)) != std::future_status::ready) {
+    logger.warning("drain timed out; exiting with work in flight", {});
+    std::fflush(stdout);
+    std::_Exit(0);
+  }
+  logger.info("stopped", {});
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, int& exit_status) {
+  auto config = std::make_shared<ServeConfig>();
+  CLI::App* cmd = app.add_subcommand("serve", "run the HTTP service (SPEC §3)");
+  ServeConfig& c = *config;
+  // The table: flag, variable, help. Bad values (from either) stop the start with a message.
+  cmd->add_option("--host", c.host, "address to listen on")->envname("CUTOUT_HOST")->capture_default_str();
+  cmd->add_option("--port", c.port, "port (also Cloud Run's PORT)")
+      ->envname("CUTOUT_PORT")->check(CLI::Range(0, 65535))->capture_default_str();
+  cmd->add_option("--model", c.model, "built-in model name or .onnx path")->envname("CUTOUT_MODEL")
+      ->capture_default_str();
+  cmd->add_option("--model-kind", c.model_kind, "isnet or inspyrenet (for a path)")->envname("CUTOUT_MODEL_KIND");
+  cmd->add_option("--base-size", c.base_size, "input side of a dynamic inspyrenet model")
+      ->envname("CUTOUT_BASE_SIZE")->check(CLI::Range(0, 4096));
+  cmd->add_option("--threads", c.threads, "inference threads (default $CUTOUT_THREADS, $OMP_NUM_THREADS, cores)")
+      ->envname("CUTOUT_THREADS")->check(CLI::Range(0, 1024));
+  cmd->add_option("--device", c.device, "cpu or cuda")->envname("CUTOUT_DEVICE")->capture_default_str();
+  cmd->add_option("--max-body-bytes", c.max_body_bytes, "largest request body")
+      ->envname("CUTOUT_MAX_BODY_BYTES")->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))->capture_default_str();
+  cmd->add_option("--max-pixels", c.max_pixels, "largest image, in pixels (checked from the header)")
+      ->envname("CUTOUT_MAX_PIXELS")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))->capture_default_str();
+  cmd->add_option("--max-output-side", c.max_output_side, "cap on the outputs' longest side")
+      ->envname("CUTOUT_MAX_OUTPUT_SIDE")->check(CLI::Range(16, 65535))->capture_default_str();
+  cmd->add_option("--queue-limit", c.queue_limit, "process requests that may wait for inference")
+      ->envname("CUTOUT_QUEUE_LIMIT")->check(CLI::Range(0, 10000))->capture_default_str();
+  cmd->add_option("--inference-concurrency", c.inference_concurrency, "inferences at once")
+      ->envname("CUTOUT_INFERENCE_CONCURRENCY")->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_option("--request-timeout-ms", c.request_timeout_ms, "deadline of a process request (504)")
+      ->envname("CUTOUT_REQUEST_TIMEOUT_MS")->check(CLI::Range(100, 3'600'000))->capture_default_str();
+  cmd->add_option("--ready-wait-ms", c.ready_wait_ms, "how long /api/v2/warmup waits for the model")
+      ->envname("CUTOUT_READY_WAIT_MS")->check(CLI::Range(0, 600'000))->capture_default_str();
+  cmd->add_option("--drain-timeout-ms", c.drain_timeout_ms, "SIGTERM: time allowed to finish in-flight work")
+      ->envname("CUTOUT_DRAIN_TIMEOUT_MS")->check(CLI::Range(0, 600'000))->capture_default_str();
+  cmd->add_option("--http-threads", c.http_threads, "connections served at once")
+      ->envname("CUTOUT_HTTP_THREADS")->check(CLI::Range(2, 4096))->capture_default_str();
+  cmd->add_option("--api-key", c.api_key, "require this key on /api/* (Authorization: Bearer KEY)")
+      ->envname("CUTOUT_API_KEY");
+  cmd->add_option("--log-level", c.log_level, "debug, info, warning or error")->envname("CUTOUT_LOG_LEVEL")
+      ->capture_default_str();
+  cmd->add_option("--trace-project", c.trace_project, "Google Cloud project, for trace fields in logs")
+      ->envname("GOOGLE_CLOUD_PROJECT");
+  cmd->add_option("--price-per-hour", c.price_per_hour, "instance price in USD per hour (cost per image)")
+      ->envname("CUTOUT_PRICE_PER_HOUR")->check(CLI::Range(0.0, 1e6));
+  cmd->callback([config, cmd, &exit_status] {
+    try {
+      exit_status = run_serve(*config, *cmd);
+    } catch (const std::exception& e) {
+      exit_status = report_error("serve", e);
+    }
+  });
+}
+
+}  // namespace cutout::cli

@@ -1,0 +1,220 @@
+#include "server/engine.h"
+
+#include "core/error.h"
+#include "core/timer.h"
+#include "inference/segmenter.h"
+
+namespace cutout::server {
+
+std::string_view model_status_name(ModelStatus status) {
+  switch (status) {
+    case ModelStatus::kLoading: return "loading";
+    case ModelStatus::kWarming: return "warming";
+    case ModelStatus::kReady: return "ready";
+    case ModelStatus::kFailed: return "failed";
+  }
+  return "failed";
+}
+
+Engine::Engine(EngineOptions options, StatusListener on_status)
+    : options_(std::move(options)), on_status_(std::move(on_status)) {
+  options_.queue_limit = std::max(0, options_.queue_limit);
+  options_.concurrency = std::max(1, options_.concurrency);
+}
+
+Engine::~Engine() { shutdown(); }
+
+void Engine::start() {
+  set_status(ModelStatus::kLoading, 0, "");
+  loader_ = std::thread([this] { load(); });
+}
+
+void Engine::set_status(ModelStatus status, double ms, const std::string& detail) {
+  {
+    std::lock_guard lock(mutex_);
+    status_ = status;
+    if (status == ModelStatus::kFailed) failure_ = detail;
+  }
+  changed_.notify_all();
+  if (on_status_) on_status_(status, ms, detail);
+}
+
+void Engine::load() {
+  Stopwatch watch;
+  try {
+    segmenter_ = std::make_unique<Segmenter>(options_.model, options_.session);
+  } catch (const std::exception& e) {
+    load_ms_ = watch.elapsed_ms();
+    set_status(ModelStatus::kFailed, load_ms_, e.what());
+    std::lock_guard lock(mutex_);
+    for (auto& job : queue_) {  // nobody will run them
+      std::lock_guard job_lock(job->mutex);
+      job->error = std::make_exception_ptr(Error(ErrorCode::kModel, "model failed to load: " + std::string(e.what())));
+      job->done = true;
+      job->cv.notify_all();
+    }
+    queue_.clear();
+    return;
+  }
+  load_ms_ = watch.elapsed_ms();
+  {
+    std::lock_guard lock(mutex_);
+    warm_start_ = std::chrono::steady_clock::now();
+    // No request waiting: warm up with a dummy photo, ahead of anything that comes later.
+    if (queue_.empty()) {
+      auto warmup = std::make_shared<InferenceJob>();
+      warmup->image = cv::Mat(1024, 1024, CV_8UC3, cv::Scalar(128, 128, 128));
+      warmup->warmup = true;
+      queue_.push_front(warmup);
+    }
+  }
+  set_status(ModelStatus::kWarming, load_ms_, "");
+  for (int i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { work(); });
+}
+
+void Engine::work() {
+  for (;;) {
+    std::shared_ptr<InferenceJob> job;
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;  // stopping, and everything queued is done
+      job = queue_.front();
+      queue_.pop_front();
+      if (job->cancelled) continue;
+      ++in_flight_;
+    }
+    changed_.notify_all();  // queue depth changed
+    {
+      std::lock_guard job_lock(job->mutex);
+      job->started = true;
+      job->queue_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - job->submitted).count();
+    }
+    StageTimings timings;
+    cv::Mat matte;
+    std::exception_ptr error;
+    try {
+      matte = segmenter_->predict_matte(job->image, timings);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    const double seconds = (timings.preprocess_ms + timings.inference_ms + timings.postprocess_ms) / 1000.0;
+    bool first = false;
+    {
+      std::lock_guard lock(mutex_);
+      --in_flight_;
+      first = status_ == ModelStatus::kWarming;
+    }
+    if (!error && seconds > 0) typical_s_ = 0.8 * typical_s_.load() + 0.2 * seconds;
+    if (first) {
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - warm_start_).count();
+      if (error) {
+        std::string why = "warm-up inference failed";
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          why += std::string(": ") + e.what();
+        }
+        set_status(ModelStatus::kFailed, ms, why);
+      } else {
+        warmup_ms_ = ms;
+        set_status(ModelStatus::kReady, ms, job->warmup ? "dummy 1024x1024 run" : "first request's run");
+      }
+    }
+    {
+      std::lock_guard job_lock(job->mutex);
+      job->matte = std::move(matte);
+      job->error = error;
+      job->timings = timings;
+      job->done = true;
+      job->image.release();
+    }
+    job->cv.notify_all();
+    changed_.notify_all();
+  }
+}
+
+void Engine::shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && workers_.empty() && !loader_.joinable()) return;
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (loader_.joinable()) loader_.join();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
+}
+
+ModelStatus Engine::status() const {
+  std::lock_guard lock(mutex_);
+  return status_;
+}
+
+std::string Engine::failure() const {
+  std::lock_guard lock(mutex_);
+  return failure_;
+}
+
+ModelStatus Engine::wait_until_settled(std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mutex_);
+  changed_.wait_until(lock, deadline,
+                      [&] { return status_ == ModelStatus::kReady || status_ == ModelStatus::kFailed; });
+  return status_;
+}
+
+std::optional<int> Engine::submit(const std::shared_ptr<InferenceJob>& job) {
+  int position;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || status_ == ModelStatus::kFailed) return std::nullopt;
+    if (static_cast<int>(queue_.size()) >= options_.queue_limit + (queue_.size() && queue_.front()->warmup ? 1 : 0)) {
+      return std::nullopt;
+    }
+    job->submitted = std::chrono::steady_clock::now();
+    queue_.push_back(job);
+    position = static_cast<int>(queue_.size()) - 1;
+  }
+  changed_.notify_all();
+  return position;
+}
+
+bool Engine::accepting() const {
+  std::lock_guard lock(mutex_);
+  return !stopping_ && status_ != ModelStatus::kFailed;
+}
+
+bool Engine::withdraw(const std::shared_ptr<InferenceJob>& job) {
+  job->cancelled = true;
+  std::lock_guard lock(mutex_);
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    if (*it == job) {
+      queue_.erase(it);
+      changed_.notify_all();
+      return true;
+    }
+  }
+  return false;
+}
+
+int Engine::queue_depth() const {
+  std::lock_guard lock(mutex_);
+  int n = 0;
+  for (const auto& job : queue_) n += job->warmup ? 0 : 1;
+  return n;
+}
+
+int Engine::in_flight() const {
+  std::lock_guard lock(mutex_);
+  return in_flight_;
+}
+
+double Engine::typical_inference_s() const { return typical_s_; }
+
+std::string Engine::provider() const { return std::string(device_name(options_.session.device)); }
+
+int Engine::threads() const {
+  return options_.session.intra_op_threads > 0 ? options_.session.intra_op_threads : default_thread_count();
+}
+
+}  // namespace cutout::server

@@ -1,0 +1,129 @@
+// The model's lifecycle and the one way work reaches it: a bounded queue of inference jobs.
+//
+// start() loads the model on a background thread (status loading), then warms it with one
+// inference (warming), then serves (ready) — or records why it could not (failed). The
+// warm-up is a dummy 1024x1024 run, unless a real request is already waiting when the model
+// has loaded: then that request's inference is the warm-up, so a cold request never waits for
+// a dummy run as well. Jobs submitted before ready simply wait in the queue (cold requests).
+//
+// Thread-safety: every public function may be called from any thread. `concurrency` worker
+// threads run inferences; request threads submit and wait. The queue holds at most
+// queue_limit waiting jobs (running ones not counted); submit() refuses more.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "core/pipeline.h"
+#include "inference/model_registry.h"
+#include "inference/ort_session.h"
+
+namespace cutout {
+class Segmenter;
+}
+
+namespace cutout::server {
+
+enum class ModelStatus { kLoading, kWarming, kReady, kFailed };
+std::string_view model_status_name(ModelStatus status);  // "loading", "warming", "ready", "failed"
+
+struct EngineOptions {
+  ModelDescriptor model;
+  SessionConfig session;
+  int queue_limit = 4;
+  int concurrency = 1;
+};
+
+// One inference job: the decoded photo in, the matte out.
+struct InferenceJob {
+  cv::Mat image;
+  std::atomic<bool> cancelled{false};  // set by the requester; a queued job is then skipped
+  bool warmup = false;
+
+  // Filled by the worker, guarded by mutex; done is signalled on cv.
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool started = false;
+  bool done = false;
+  cv::Mat matte;
+  std::exception_ptr error;
+  StageTimings timings;  // preprocess, inference, postprocess
+  double queue_ms = 0;   // from submit to start
+  std::chrono::steady_clock::time_point submitted = std::chrono::steady_clock::now();
+};
+
+class Engine {
+ public:
+  using StatusListener = std::function<void(ModelStatus status, double duration_ms, const std::string& detail)>;
+
+  Engine(EngineOptions options, StatusListener on_status);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void start();
+  // Stops taking jobs, lets the queued and running ones finish, joins the threads.
+  void shutdown();
+
+  ModelStatus status() const;
+  std::string failure() const;  // why the model failed; "" otherwise
+  // Waits until ready or failed, or the deadline passes; returns the status then.
+  ModelStatus wait_until_settled(std::chrono::steady_clock::time_point deadline) const;
+
+  // Queues a job. Returns its position (0: runs next), or nullopt when the queue is full or
+  // the engine is shutting down (see accepting()).
+  std::optional<int> submit(const std::shared_ptr<InferenceJob>& job);
+  bool accepting() const;
+  // Removes a job that has not started; true if it was still queued.
+  bool withdraw(const std::shared_ptr<InferenceJob>& job);
+
+  int queue_depth() const;
+  int in_flight() const;
+  int queue_limit() const { return options_.queue_limit; }
+  // Typical seconds of one inference (moving average), for Retry-After.
+  double typical_inference_s() const;
+
+  double model_load_ms() const { return load_ms_; }
+  double warmup_ms() const { return warmup_ms_; }
+  const ModelDescriptor& model() const { return options_.model; }
+  std::string provider() const;
+  int threads() const;
+
+ private:
+  void load();
+  void work();
+  void set_status(ModelStatus status, double ms, const std::string& detail);
+
+  EngineOptions options_;
+  StatusListener on_status_;
+  std::unique_ptr<Segmenter> segmenter_;
+
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;  // status, queue or stop
+  std::deque<std::shared_ptr<InferenceJob>> queue_;
+  ModelStatus status_ = ModelStatus::kLoading;
+  std::string failure_;
+  bool stopping_ = false;
+  int in_flight_ = 0;
+  std::atomic<double> typical_s_{1.0};
+  std::atomic<double> load_ms_{0}, warmup_ms_{0};
+  std::chrono::steady_clock::time_point warm_start_;
+
+  std::thread loader_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace cutout::server

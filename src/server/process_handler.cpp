@@ -1,0 +1,254 @@
+// POST /api/v2/process: parse, decode on this thread, queue the inference, wait (bounded,
+// cancelled if the client leaves), then render and encode the outputs on this thread — so one
+// request's effects and encoding overlap with the next request's inference.
+#include <cmath>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/timer.h"
+#include "server/base64.h"
+#include "server/process_params.h"
+#include "server/service.h"
+
+namespace cutout::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+enum class WaitResult { kDone, kTimeout, kClientGone };
+
+WaitResult wait_for(InferenceJob& job, Clock::time_point deadline, const std::function<bool()>& client_gone) {
+  std::unique_lock lock(job.mutex);
+  for (;;) {
+    if (job.cv.wait_for(lock, std::chrono::milliseconds(25), [&] { return job.done; })) return WaitResult::kDone;
+    if (Clock::now() >= deadline) return WaitResult::kTimeout;
+    lock.unlock();
+    const bool gone = client_gone && client_gone();
+    lock.lock();
+    if (gone) return WaitResult::kClientGone;
+  }
+}
+
+std::string sse_event(std::string_view name, const nlohmann::json& data) {
+  return "event: " + std::string(name) + "\ndata: " + data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n\n";
+}
+
+}  // namespace
+
+// The state of one process request, shared by the handler and (for streams) the stream writer,
+// which runs after the handler has returned.
+class ProcessHandler {
+ public:
+  ProcessHandler(Service& service, ProcessParams params, std::string request_id, Clock::time_point start,
+                 std::function<bool()> client_gone)
+      : s_(service), params_(std::move(params)), request_id_(std::move(request_id)), start_(start),
+        client_gone_(std::move(client_gone)) {}
+
+  // Decodes and queues; throws ApiException for bad input or a full queue.
+  void accept(std::string_view bytes, RequestInfo& info) {
+    const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    try {
+      decoded_ = decode_for_cutout(data, params_.options, timings_);
+    } catch (const Error& e) {
+      reject(e.code() == ErrorCode::kImageTooLarge ? "image_too_large" : "undecodable");
+      throw ApiException(api_error_from(e));
+    }
+    width_ = decoded_.pixels.cols;
+    height_ = decoded_.pixels.rows;
+    job_ = std::make_shared<InferenceJob>();
+    job_->image = decoded_.pixels;
+    cold_ = s_.engine_.status() != ModelStatus::kReady;
+    const auto position = s_.engine_.submit(job_);
+    if (!position) {
+      if (!s_.engine_.accepting()) {
+        reject("not_ready");
+        const std::string why = s_.engine_.status() == ModelStatus::kFailed ? "the model failed: " + s_.engine_.failure()
+                                                                            : std::string("the server is shutting down");
+        throw ApiException({503, "not_ready", why, 1});
+      }
+      reject("queue_full");
+      const int retry = std::max(1, static_cast<int>(std::ceil(s_.engine_.typical_inference_s() *
+                                                               (s_.engine_.queue_limit() + 1))));
+      throw ApiException({429, "overloaded",
+                          "the queue is full (" + std::to_string(s_.engine_.queue_limit()) + " waiting); retry later",
+                          retry});
+    }
+    position_ = *position;
+    info.cold_start = cold_;
+    if (cold_) s_.metrics_.counter("cutout_cold_requests_total", "Process requests that waited for the model").inc();
+  }
+
+  // Waits for the matte, renders and encodes; throws ApiException on timeout or model failure.
+  // `on_output` reports each finished output (streams). Returns false if the client left.
+  bool complete(const OutputReadyFn& on_output, const std::function<bool()>& gone) {
+    const auto deadline = start_ + std::chrono::milliseconds(s_.config_.request_timeout_ms);
+    switch (wait_for(*job_, deadline, gone)) {
+      case WaitResult::kDone: break;
+      case WaitResult::kTimeout:
+        s_.engine_.withdraw(job_);
+        reject("timeout");
+        throw ApiException({504, "timeout",
+                            "no result within " + std::to_string(s_.config_.request_timeout_ms) + " ms", 0});
+      case WaitResult::kClientGone:
+        s_.engine_.withdraw(job_);
+        reject("client_gone");
+        return false;
+    }
+    if (job_->error) {
+      try {
+        std::rethrow_exception(job_->error);
+      } catch (const Error& e) {
+        throw ApiException(api_error_from(e));
+      }
+    }
+    timings_.preprocess_ms = job_->timings.preprocess_ms;
+    timings_.inference_ms = job_->timings.inference_ms;
+    timings_.postprocess_ms = job_->timings.postprocess_ms;
+    segmented_ = true;
+    if (on_segmented_) on_segmented_();
+    const cv::Mat cutout = finish_cutout(std::move(decoded_), job_->matte, params_.options, timings_);
+    job_->matte.release();
+    outputs_ = render_outputs(cutout, params_.options, timings_, on_output);
+    timings_.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start_).count();
+    out_width_ = cutout.cols;
+    out_height_ = cutout.rows;
+    for (const auto& o : outputs_) {
+      s_.metrics_.counter("cutout_outputs_total", "Outputs made, by effect", {{"effect", o.name}}).inc();
+    }
+    s_.observe_stages(timings_, job_->queue_ms);
+    return true;
+  }
+
+  nlohmann::json timings_json() const {
+    nlohmann::json effects = nlohmann::json::object();
+    for (const auto& [effect, ms] : timings_.effect_ms) effects[std::string(effect_name(effect))] = ms;
+    return {{"queue", job_ ? job_->queue_ms : 0.0},
+            {"decode", timings_.decode_ms},
+            {"inference", timings_.preprocess_ms + timings_.inference_ms + timings_.postprocess_ms},
+            {"effects", effects},
+            {"encode", timings_.encode_ms},
+            {"total", timings_.total_ms}};
+  }
+
+  // The JSON result; the images are base64 strings appended without a JSON re-escape (base64
+  // needs none), since they are megabytes.
+  std::string result_json() const {
+    nlohmann::json head = {{"request_id", request_id_}, {"model", s_.engine_.model().name},
+                           {"width", out_width_},       {"height", out_height_},
+                           {"cold_start", cold_},       {"timings_ms", timings_json()}};
+    std::string body = head.dump();
+    body.pop_back();  // the closing brace; outputs follow
+    size_t total = body.size() + 64;
+    for (const auto& o : outputs_) total += base64_size(o.image.bytes.size()) + 96;
+    body.reserve(total);
+    body += ",\"outputs\":{";
+    for (size_t i = 0; i < outputs_.size(); ++i) {
+      const auto& o = outputs_[i];
+      body += (i ? ",\"" : "\"") + o.name + "\":{\"mime\":\"" + std::string(output_mime_type(o.image.format)) +
+              "\",\"bytes\":" + std::to_string(o.image.bytes.size()) + ",\"data\":\"";
+      append_base64(o.image.bytes, body);
+      body += "\"}";
+    }
+    body += "}}";
+    return body;
+  }
+
+  HttpResponse image_response() const {
+    const NamedOutput& o = outputs_.at(0);
+    HttpResponse r;
+    r.content_type = std::string(output_mime_type(o.image.format));
+    r.body.assign(o.image.bytes.begin(), o.image.bytes.end());
+    r.headers = {{"X-Cutout-Model", s_.engine_.model().name},
+                 {"X-Cutout-Output", o.name},
+                 {"X-Cutout-Width", std::to_string(out_width_)},
+                 {"X-Cutout-Height", std::to_string(out_height_)},
+                 {"X-Cutout-Cold-Start", cold_ ? "true" : "false"},
+                 {"X-Cutout-Timings-Ms", timings_json().dump()}};
+    return r;
+  }
+
+  void reject(const char* reason) {
+    s_.metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", reason}}).inc();
+  }
+
+  Service& s_;
+  ProcessParams params_;
+  std::string request_id_;
+  Clock::time_point start_;
+  std::function<bool()> client_gone_;
+  std::function<void()> on_segmented_;
+  StageTimings timings_;
+  DecodedImage decoded_;
+  std::shared_ptr<InferenceJob> job_;
+  std::vector<NamedOutput> outputs_;
+  bool cold_ = false, segmented_ = false;
+  int position_ = 0, width_ = 0, height_ = 0, out_width_ = 0, out_height_ = 0;
+};
+
+HttpResponse Service::process(HttpRequest& request, RequestInfo& info) {
+  const auto start = Clock::now();
+  if (draining_) throw ApiException({503, "not_ready", "the server is shutting down", 1});
+  auto handler = std::make_shared<ProcessHandler>(
+      *this, parse_process_params(request, config_.max_output_side, config_.max_pixels), info.request_id, start,
+      request.client_gone);
+  handler->accept(image_bytes(request), info);
+
+  if (!handler->params_.stream) {
+    if (!handler->complete({}, handler->client_gone_)) {
+      info.error_code = "client_gone";
+      HttpResponse gone;
+      gone.status = 499;  // nginx's "client closed request": for the log and metrics only
+      return gone;
+    }
+    info.timings = handler->timings_json();
+    if (handler->params_.image_response) return handler->image_response();
+    HttpResponse r;
+    r.body = handler->result_json();
+    return r;
+  }
+
+  // Server-sent events: the real stages as they happen. Errors after this point arrive as an
+  // `error` event (the status line, 200, is already sent).
+  HttpResponse r;
+  r.content_type = "text/event-stream";
+  r.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+  info.timings = nlohmann::json::object();
+  r.stream = [handler](EventSink& sink) {
+    std::mutex write_mutex;
+    bool open = true;
+    auto send = [&](std::string_view name, const nlohmann::json& data) {
+      std::lock_guard lock(write_mutex);
+      open = open && sink.write(sse_event(name, data));
+    };
+    send("queued", {{"position", handler->position_}, {"cold_start", handler->cold_}});
+    send("decoded", {{"width", handler->width_}, {"height", handler->height_}, {"ms", handler->timings_.decode_ms}});
+    handler->on_segmented_ = [&] {
+      send("segmented", {{"queue_ms", handler->job_->queue_ms},
+                         {"ms", handler->timings_.preprocess_ms + handler->timings_.inference_ms +
+                                    handler->timings_.postprocess_ms}});
+    };
+    auto gone = [&] {
+      std::lock_guard lock(write_mutex);
+      return !open || handler->client_gone_();
+    };
+    try {
+      if (!handler->complete([&](const std::string& name, double ms) { send("effect", {{"effect", name}, {"ms", ms}}); },
+                             gone)) {
+        return;
+      }
+      std::string result = "event: result\ndata: " + handler->result_json() + "\n\n";
+      std::lock_guard lock(write_mutex);
+      if (open) sink.write(result);
+    } catch (const ApiException& e) {
+      send("error", nlohmann::json::parse(error_body(e.error(), handler->request_id_)));
+    } catch (const std::exception& e) {
+      send("error", nlohmann::json::parse(error_body(api_error_from(e), handler->request_id_)));
+    }
+  };
+  return r;
+}
+
+}  // namespace cutout::server

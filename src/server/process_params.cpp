@@ -1,0 +1,117 @@
+#include "server/process_params.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+#include "core/error.h"
+#include "server/api_error.h"
+
+namespace cutout::server {
+namespace {
+
+const std::set<std::string>& known_params() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> n = {"effects", "format", "background", "max_side", "crop",
+                               "margin",  "mask",   "response",   "stream"};
+    for (const auto& p : effect_param_names()) n.insert(p);
+    return n;
+  }();
+  return names;
+}
+
+std::string known_list() {
+  std::string out;
+  for (const auto& n : known_params()) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+bool parse_bool(const std::string& name, const std::string& v) {
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  throw ApiException(bad_request("invalid " + name + " '" + v + "' (allowed: true, false)"));
+}
+
+int parse_int(const std::string& name, const std::string& v, int lo, int hi) {
+  int n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size() || n < lo || n > hi) {
+    throw ApiException(bad_request("invalid " + name + " '" + v + "' (allowed: an integer from " +
+                                   std::to_string(lo) + " to " + std::to_string(hi) + ")"));
+  }
+  return n;
+}
+
+}  // namespace
+
+ProcessParams parse_process_params(const HttpRequest& request, int max_output_side, uint64_t max_pixels) {
+  for (const auto& [name, value] : request.query) {
+    if (!known_params().count(name)) {
+      throw ApiException(bad_request("unknown parameter '" + name + "' (known: " + known_list() + ")"));
+    }
+  }
+  for (const auto& [name, value] : request.form) {
+    if (!known_params().count(name)) {
+      throw ApiException(bad_request("unknown field '" + name + "' (known: image, " + known_list() + ")"));
+    }
+  }
+  ProcessParams p;
+  RemoveOptions& o = p.options;
+  o.decode.max_pixels = max_pixels;
+  try {
+    o.effects = request.has_param("effects") ? parse_effect_list(request.param("effects")) : all_effects();
+    if (request.has_param("format")) o.format = parse_output_format(request.param("format"));
+    if (request.has_param("background")) o.background = parse_background(request.param("background"));
+    for (const auto& name : effect_param_names()) {
+      if (request.has_param(name)) set_effect_param(o.effect_params, name, request.param(name));
+    }
+    effective_background(o);
+  } catch (const Error& e) {
+    throw ApiException(bad_request(e.what()));
+  }
+  o.max_side = request.has_param("max_side") ? parse_int("max_side", request.param("max_side"), 1, max_output_side)
+                                             : max_output_side;
+  if (request.has_param("crop")) {
+    const std::string crop = request.param("crop");
+    if (crop != "none" && crop != "subject") {
+      throw ApiException(bad_request("invalid crop '" + crop + "' (allowed: none, subject)"));
+    }
+    o.crop_subject = crop == "subject";
+  }
+  if (request.has_param("margin")) o.margin_percent = parse_int("margin", request.param("margin"), 0, 100);
+  if (request.has_param("mask")) o.mask = parse_bool("mask", request.param("mask"));
+  if (request.has_param("stream")) p.stream = parse_bool("stream", request.param("stream"));
+
+  if (request.has_param("response")) {
+    const std::string r = request.param("response");
+    if (r != "json" && r != "image") {
+      throw ApiException(bad_request("invalid response '" + r + "' (allowed: json, image)"));
+    }
+    p.image_response = r == "image";
+  } else {
+    const std::string accept = request.header("Accept");
+    p.image_response = accept.rfind("image/", 0) == 0;
+  }
+  if (p.image_response) {
+    if (p.stream) throw ApiException(bad_request("response=image cannot be streamed (stream=true)"));
+    if (o.effects.size() + (o.mask ? 1 : 0) != 1) {
+      throw ApiException(bad_request("response=image returns one output: ask for exactly one effect (effects=...) "
+                                     "and no mask"));
+    }
+  }
+  return p;
+}
+
+std::string_view image_bytes(const HttpRequest& request) {
+  if (auto it = request.files.find("image"); it != request.files.end()) {
+    if (it->second.content.empty()) throw ApiException(bad_request("the image part is empty"));
+    return it->second.content;
+  }
+  if (!request.files.empty() || !request.form.empty()) {
+    throw ApiException(bad_request("multipart request without an 'image' part"));
+  }
+  if (request.body.empty()) throw ApiException(bad_request("no image: send it as the body or a multipart 'image' part"));
+  return request.body;
+}
+
+}  // namespace cutout::server

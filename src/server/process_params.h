@@ -1,0 +1,23 @@
+// The parameters of POST /api/v2/process (query string or form fields), validated.
+#pragma once
+
+#include <string>
+
+#include "core/pipeline.h"
+#include "server/http_server.h"
+
+namespace cutout::server {
+
+struct ProcessParams {
+  RemoveOptions options;      // effects (default: all four), format, background, max_side, crop, mask
+  bool image_response = false;  // response=image (or Accept: image/*): one output's bytes
+  bool stream = false;          // stream=true: server-sent events
+};
+
+// Throws ApiException(400 bad_request) naming the parameter and the allowed values.
+ProcessParams parse_process_params(const HttpRequest& request, int max_output_side, uint64_t max_pixels);
+
+// The photo's bytes: the multipart part `image`, or the raw body. Throws ApiException(400).
+std::string_view image_bytes(const HttpRequest& request);
+
+}  // namespace cutout::server

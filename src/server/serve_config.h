@@ -1,0 +1,38 @@
+// Configuration of `cutout serve`. Plain data; src/cli/cmd_serve.cpp holds the one table of
+// flags, each with its CUTOUT_* environment variable (flag > environment > default).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "inference/model_registry.h"
+#include "inference/ort_session.h"
+
+namespace cutout::server {
+
+struct ServeConfig {
+  std::string host = "0.0.0.0";
+  int port = 8080;  // CUTOUT_PORT, else Cloud Run's PORT
+  // Model
+  std::string model = "isnet";
+  std::string model_kind;
+  int base_size = 0;
+  int threads = 0;  // 0: CUTOUT_THREADS / OMP_NUM_THREADS / cores
+  std::string device = "cpu";
+  // Limits
+  uint64_t max_body_bytes = 25u << 20;
+  uint64_t max_pixels = 50'000'000;
+  int max_output_side = 8192;     // cap on the outputs' longest side
+  int queue_limit = 4;            // jobs waiting for inference; more get 429
+  int inference_concurrency = 1;  // inferences at once (each uses all `threads`)
+  int request_timeout_ms = 120'000;
+  int ready_wait_ms = 30'000;     // how long /api/v2/warmup waits for the model
+  int drain_timeout_ms = 25'000;  // SIGTERM: how long in-flight work may take
+  int http_threads = 32;
+  std::string api_key;            // CUTOUT_API_KEY: required on /api/* when set
+  std::string log_level = "info";
+  std::string trace_project;      // GOOGLE_CLOUD_PROJECT: for logging.googleapis.com/trace
+  double price_per_hour = 0;      // instance price, for cost per image (dashboard)
+};
+
+}  // namespace cutout::server

@@ -1,0 +1,280 @@
+#include "server/service.h"
+
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "core/timer.h"
+
+namespace cutout::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double epoch_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+HttpResponse json_response(int status, const nlohmann::json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+}  // namespace
+
+std::string make_request_id(const std::string& from_header) {
+  const bool sane = !from_header.empty() && from_header.size() <= 64 &&
+                    std::all_of(from_header.begin(), from_header.end(), [](char c) {
+                      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+                    });
+  if (sane) return from_header;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  // Compare every byte of the longer one, so the time does not tell how much matched.
+  const size_t n = std::max(a.size(), b.size());
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= x ^ y;
+  }
+  return diff == 0;
+}
+
+Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& metrics, Logger& logger)
+    : config_(config), engine_(engine), metrics_(metrics), logger_(logger),
+      process_start_s_(process_start_time_seconds()) {
+  auto bind = [this](HttpResponse (Service::*fn)(HttpRequest&, RequestInfo&)) {
+    return [this, fn](HttpRequest& r, RequestInfo& i) { return (this->*fn)(r, i); };
+  };
+  routes_[{"GET", "/healthz"}] = bind(&Service::healthz);
+  routes_[{"GET", "/readyz"}] = bind(&Service::readyz);
+  routes_[{"GET", "/api/v2/status"}] = bind(&Service::status);
+  routes_[{"POST", "/api/v2/warmup"}] = bind(&Service::warmup);
+  routes_[{"POST", "/api/v2/process"}] = bind(&Service::process);
+  routes_[{"GET", "/metrics"}] = bind(&Service::metrics);
+
+  // Scrape-time gauges.
+  metrics_.gauge_callback("cutout_queue_depth", "Process requests waiting for inference",
+                          [this] { return engine_.queue_depth(); });
+  metrics_.gauge_callback("cutout_in_flight", "Inferences running", [this] { return engine_.in_flight(); });
+  metrics_.gauge_callback("cutout_cold_start_seconds", "Process start to model ready (NaN until ready)", [this] {
+    const double ms = cold_start_ms_;
+    return ms < 0 ? std::nan("") : ms / 1000.0;
+  });
+  metrics_.gauge_callback("cutout_model_load_seconds", "Model session creation",
+                          [this] { return engine_.model_load_ms() / 1000.0; });
+  metrics_.gauge_callback("cutout_warmup_seconds", "Warm-up inference",
+                          [this] { return engine_.warmup_ms() / 1000.0; });
+  for (ModelStatus s : {ModelStatus::kLoading, ModelStatus::kWarming, ModelStatus::kReady, ModelStatus::kFailed}) {
+    metrics_.gauge_callback("cutout_model_status", "1 for the model's current status",
+                            [this, s] { return engine_.status() == s ? 1.0 : 0.0; },
+                            {{"status", std::string(model_status_name(s))}});
+  }
+  metrics_.gauge_callback("cutout_price_per_hour_usd", "Configured instance price, for cost per image",
+                          [this] { return config_.price_per_hour; });
+}
+
+HttpResponse Service::handle(HttpRequest& request) {
+  const auto start = Clock::now();
+  RequestInfo info;
+  info.request_id = make_request_id(request.header("X-Request-Id"));
+  auto route = routes_.find({request.method, request.path});
+  info.endpoint = route != routes_.end() ? request.path : "other";
+  HttpResponse response;
+  try {
+    if (route == routes_.end()) {
+      bool path_known = false;
+      for (const auto& [key, fn] : routes_) path_known = path_known || key.second == request.path;
+      if (path_known) {
+        info.endpoint = request.path;
+        response = error_response({405, "method_not_allowed", request.method + " is not allowed on " + request.path, 0},
+                                  info);
+      } else {
+        response = error_response(not_found("no such endpoint: " + request.path), info);
+      }
+    } else if (request.path.rfind("/api/", 0) == 0 && !authorized(request)) {
+      metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "unauthorized"}}).inc();
+      response = error_response({401, "unauthorized", "missing or wrong API key (Authorization: Bearer KEY)", 0}, info);
+    } else {
+      response = route->second(request, info);
+    }
+  } catch (const ApiException& e) {
+    response = error_response(e.error(), info);
+  } catch (const std::exception& e) {
+    logger_.error("unhandled error", {{"request_id", info.request_id}, {"error", e.what()}});
+    response = error_response(api_error_from(e), info);
+  }
+  response.headers.emplace_back("X-Request-Id", info.request_id);
+  finish(request, response, info, start);
+  return response;
+}
+
+HttpResponse Service::payload_too_large(HttpRequest& request) {
+  const auto start = Clock::now();
+  RequestInfo info;
+  info.request_id = make_request_id(request.header("X-Request-Id"));
+  info.endpoint = routes_.count({request.method, request.path}) ? request.path : "other";
+  metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "payload_too_large"}}).inc();
+  HttpResponse response = error_response(
+      {413, "payload_too_large", "request body over " + std::to_string(config_.max_body_bytes) + " bytes", 0}, info);
+  response.headers.emplace_back("X-Request-Id", info.request_id);
+  finish(request, response, info, start);
+  return response;
+}
+
+HttpResponse Service::error_response(const ApiError& error, RequestInfo& info) {
+  info.error_code = error.code;
+  HttpResponse r;
+  r.status = error.status;
+  r.body = error_body(error, info.request_id);
+  if (error.retry_after_s > 0) r.headers.emplace_back("Retry-After", std::to_string(error.retry_after_s));
+  return r;
+}
+
+bool Service::authorized(const HttpRequest& request) const {
+  if (config_.api_key.empty()) return true;
+  std::string given = request.header("X-API-Key");
+  const std::string auth = request.header("Authorization");
+  if (given.empty() && auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
+  return !given.empty() && constant_time_equal(given, config_.api_key);
+}
+
+void Service::finish(const HttpRequest& request, const HttpResponse& response, const RequestInfo& info,
+                     Clock::time_point start) {
+  const double latency = seconds_since(start);
+  const std::string code = std::to_string(response.status);
+  metrics_.counter("cutout_requests_total", "HTTP requests by endpoint and status code",
+                   {{"endpoint", info.endpoint}, {"code", code}})
+      .inc();
+  metrics_.histogram("cutout_request_duration_seconds", "HTTP request duration (streams: until headers)",
+                     latency_buckets(), {{"endpoint", info.endpoint}})
+      .observe(latency);
+
+  HttpRequestLog http;
+  http.method = request.method;
+  http.url = request.target;
+  http.status = response.status;
+  http.response_size = response.body.size();
+  http.latency_s = latency;
+  http.remote_ip = request.remote_ip;
+  http.user_agent = request.header("User-Agent");
+  nlohmann::json fields = {{"httpRequest", http_request_json(http)},
+                           {"endpoint", info.endpoint},
+                           {"request_id", info.request_id},
+                           {"model_status", model_status_name(engine_.status())},
+                           {"cold_start", info.cold_start},
+                           {"timings_ms", info.timings},
+                           {"gpu_memory_used", nullptr}};
+  if (!info.error_code.empty()) fields["error_code"] = info.error_code;
+  if (auto trace = cloud_trace(request.header("X-Cloud-Trace-Context"), config_.trace_project)) {
+    fields["logging.googleapis.com/trace"] = *trace;
+  }
+  // Errors we return are warnings (4xx) or errors (5xx); a 503 from /readyz while the model
+  // loads is a normal answer, not an error.
+  const Severity severity = info.error_code.empty()  ? Severity::kInfo
+                            : response.status >= 500 ? Severity::kError
+                                                     : Severity::kWarning;
+  logger_.log(severity, request.method + " " + request.path + " " + code, fields);
+}
+
+void Service::on_model_status(ModelStatus status, double duration_ms, const std::string& detail) {
+  nlohmann::json fields = {{"model_status", model_status_name(status)},
+                           {"model", engine_.model().name},
+                           {"duration_ms", duration_ms}};
+  if (!detail.empty()) fields["detail"] = detail;
+  if (status == ModelStatus::kReady) {
+    cold_start_ms_ = (epoch_seconds() - process_start_s_) * 1000.0;
+    fields["cold_start_ms"] = cold_start_ms_.load();
+    fields["model_load_ms"] = engine_.model_load_ms();
+  }
+  logger_.log(status == ModelStatus::kFailed ? Severity::kError : Severity::kInfo,
+              "model " + std::string(model_status_name(status)), fields);
+}
+
+void Service::start_draining() { draining_ = true; }
+
+HttpResponse Service::healthz(HttpRequest&, RequestInfo&) { return json_response(200, {{"status", "ok"}}); }
+
+HttpResponse Service::readyz(HttpRequest&, RequestInfo&) {
+  if (draining_) return json_response(503, {{"status", "draining"}});
+  const ModelStatus s = engine_.status();
+  nlohmann::json body = {{"status", model_status_name(s)}};
+  if (s == ModelStatus::kFailed) body["reason"] = engine_.failure();
+  return json_response(s == ModelStatus::kReady ? 200 : 503, body);
+}
+
+nlohmann::json Service::status_json() const {
+  const double cold = cold_start_ms_;
+  return {{"model", engine_.model().name},
+          {"model_status", model_status_name(engine_.status())},
+          {"provider", engine_.provider()},
+          {"threads", engine_.threads()},
+          {"cold_start_ms", cold < 0 ? nlohmann::json(nullptr) : nlohmann::json(cold)},
+          {"model_load_ms", engine_.model_load_ms()},
+          {"warmup_ms", engine_.warmup_ms()},
+          {"uptime_s", seconds_since(started_)},
+          {"queue_depth", engine_.queue_depth()},
+          {"queue_limit", engine_.queue_limit()},
+          {"in_flight", engine_.in_flight()},
+          {"version", CUTOUT_VERSION}};
+}
+
+HttpResponse Service::status(HttpRequest&, RequestInfo&) {
+  nlohmann::json body = status_json();
+  if (engine_.status() == ModelStatus::kFailed) body["failure"] = engine_.failure();
+  return json_response(200, body);
+}
+
+HttpResponse Service::warmup(HttpRequest& request, RequestInfo& info) {
+  metrics_.counter("cutout_warmup_pings_total", "Warm-up pings (POST /api/v2/warmup)").inc();
+  const std::string wait = request.param("wait");
+  if (!wait.empty() && wait != "true" && wait != "false") {
+    throw ApiException(bad_request("invalid wait '" + wait + "' (allowed: true, false)"));
+  }
+  ModelStatus s = engine_.status();
+  if (s == ModelStatus::kReady) return json_response(200, {{"status", "ready"}});
+  if (s == ModelStatus::kFailed) {
+    return error_response({503, "not_ready", "the model failed: " + engine_.failure(), 0}, info);
+  }
+  if (wait == "false") return json_response(202, {{"status", model_status_name(s)}});
+  s = engine_.wait_until_settled(Clock::now() + std::chrono::milliseconds(config_.ready_wait_ms));
+  if (s == ModelStatus::kReady) return json_response(200, {{"status", "ready"}});
+  if (s == ModelStatus::kFailed) {
+    return error_response({503, "not_ready", "the model failed: " + engine_.failure(), 0}, info);
+  }
+  return error_response({503, "not_ready", "the model is still " + std::string(model_status_name(s)), 2}, info);
+}
+
+HttpResponse Service::metrics(HttpRequest&, RequestInfo&) {
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = metrics_.render();
+  return r;
+}
+
+void Service::observe_stages(const StageTimings& t, double queue_ms) {
+  auto observe = [&](const char* stage, double ms) {
+    metrics_.histogram("cutout_stage_duration_seconds", "Duration of each stage of a process request",
+                       latency_buckets(), {{"stage", stage}})
+        .observe(ms / 1000.0);
+  };
+  observe("queue", queue_ms);
+  observe("decode", t.decode_ms);
+  observe("inference", t.preprocess_ms + t.inference_ms + t.postprocess_ms);
+  observe("effects", t.effects_ms);
+  observe("encode", t.encode_ms);
+  observe("total", t.total_ms);
+}
+
+}  // namespace cutout::server

@@ -1,0 +1,83 @@
+// The HTTP API of SPEC §3 on plain requests: routing, request ids, the API key, errors, access
+// logs and metrics. The work itself is in the core and the Engine; process_handler.cpp holds
+// POST /api/v2/process.
+//
+// Thread-safety: handle() runs concurrently on the HTTP worker threads; the service's state is
+// the engine (thread-safe), metrics (thread-safe) and atomics.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "server/api_error.h"
+#include "server/engine.h"
+#include "server/http_server.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/serve_config.h"
+
+namespace cutout::server {
+
+// What a handler learnt about its request, for the access log and the metrics.
+struct RequestInfo {
+  std::string request_id;
+  std::string endpoint;     // the route, e.g. "/api/v2/process"; "other" for unknown paths
+  bool cold_start = false;  // waited for the model
+  nlohmann::json timings = nullptr;  // timings_ms of a process request
+  std::string error_code;   // of an error response
+};
+
+class Service {
+ public:
+  Service(const ServeConfig& config, Engine& engine, MetricsRegistry& metrics, Logger& logger);
+
+  HttpResponse handle(HttpRequest& request);
+  // For oversize bodies, which the transport refuses before any handler runs.
+  HttpResponse payload_too_large(HttpRequest& request);
+
+  // Called by the engine's status listener: logs the change and updates the gauges.
+  void on_model_status(ModelStatus status, double duration_ms, const std::string& detail);
+  // SIGTERM: /readyz answers 503 and new process requests are refused while in-flight ones finish.
+  void start_draining();
+
+ private:
+  using Route = std::function<HttpResponse(HttpRequest&, RequestInfo&)>;
+
+  HttpResponse healthz(HttpRequest&, RequestInfo&);
+  HttpResponse readyz(HttpRequest&, RequestInfo&);
+  HttpResponse status(HttpRequest&, RequestInfo&);
+  HttpResponse warmup(HttpRequest&, RequestInfo&);
+  HttpResponse metrics(HttpRequest&, RequestInfo&);
+  HttpResponse process(HttpRequest&, RequestInfo&);  // process_handler.cpp
+
+  HttpResponse error_response(const ApiError& error, RequestInfo& info);
+  void finish(const HttpRequest& request, const HttpResponse& response, const RequestInfo& info,
+              std::chrono::steady_clock::time_point start);
+  bool authorized(const HttpRequest& request) const;
+  nlohmann::json status_json() const;
+  // Observes a finished process request's stages (seconds) in the stage histogram.
+  void observe_stages(const StageTimings& timings, double queue_ms);
+
+  const ServeConfig& config_;
+  Engine& engine_;
+  MetricsRegistry& metrics_;
+  Logger& logger_;
+  std::map<std::pair<std::string, std::string>, Route> routes_;  // (method, path)
+  std::atomic<bool> draining_{false};
+  std::atomic<double> cold_start_ms_{-1};
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  const double process_start_s_;
+
+  friend class ProcessHandler;
+};
+
+// A random request id (32 hex characters), or the client's X-Request-Id when it is sane.
+std::string make_request_id(const std::string& from_header);
+
+// Constant-time comparison, for API keys.
+bool constant_time_equal(const std::string& a, const std::string& b);
+
+}  // namespace cutout::server
