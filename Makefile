@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all setup build test test-unit test-model run bench contact-sheet clean
+.PHONY: all setup build test test-unit test-model test-e2e run bench bench-server contact-sheet clean
 
 all: build
 
@@ -24,21 +24,26 @@ test-unit: build
 test-model: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L model
 
+test-e2e: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -L e2e
+
 # The pipeline benchmark on a 1024x1024 and a 12 MP photo (docs/PERFORMANCE.md).
 bench: build
 	@bench/run_pipeline_bench.sh $(BUILD_DIR)
 	@$(BUILD_DIR)/bench/effects_bench
 
+# The service benchmark of docs/PERFORMANCE.md (cold start, warm latency, 8-client load).
+bench-server: build
+	@bench/server_bench.py --build $(BUILD_DIR)
+
 # docs/effects_contact_sheet.png: six eval photos through the four effects.
 contact-sheet: build
 	@scripts/contact_sheet.sh $(BUILD_DIR)
 
+# The service on the default model (port: $PORT or $CUTOUT_PORT, else 8080).
 run: build
 	@$(BUILD_DIR)/cutout models
-	@echo
-	@echo "cutout serve arrives with the HTTP service (issue 4); meanwhile the CLI:"
-	@mkdir -p $(BUILD_DIR)/demo
-	$(BUILD_DIR)/cutout remove ../shared/eval/grabcut/images/person1.jpg -o $(BUILD_DIR)/demo/ --mask
+	$(BUILD_DIR)/cutout serve
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -23,7 +23,10 @@ constexpr uint64_t kMaxInputBytes = uint64_t{1} << 30;  // no photo is 1 GiB; re
 }  // namespace
 
 void reexec_with_huge_page_malloc(char** argv) {
-  constexpr const char* kTunable = "glibc.malloc.hugetlb=1";
+  // arena_max=1: glibc gives huge pages to the main arena and to mmap'd chunks, not to the heaps
+  // of its per-thread arenas; the model loads on a background thread in the server, where that
+  // made session creation 1.85 s instead of 0.5 s.
+  constexpr const char* kTunable = "glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1";
   const char* current = std::getenv("GLIBC_TUNABLES");
   if (std::getenv("CUTOUT_NO_HUGE_PAGES") || (current && std::strstr(current, "glibc.malloc.hugetlb"))) return;
   const std::string value = current && *current ? std::string(current) + ":" + kTunable : kTunable;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <string>
@@ -45,8 +46,18 @@ int run_serve(ServeConfig config, const CLI::App& cmd) {
   choice.base_size = config.base_size;
   server::EngineOptions engine_options;
   engine_options.model = resolve_model(choice);
+  // A missing model file is a configuration error: stop now rather than listen and answer 503s.
+  // (A file that is there but does not load fails in the background; /readyz then says why.)
+  if (std::error_code ec; !std::filesystem::is_regular_file(engine_options.model.path, ec)) {
+    throw Error(ErrorCode::kInvalidArgument, "model file not found: " + engine_options.model.path.string() +
+                                                 " (run scripts/setup.sh to fetch the built-in models)");
+  }
   engine_options.session.intra_op_threads = config.threads;
   engine_options.session.device = parse_device(config.device);
+  // Idle ONNX Runtime threads must not spin here: HTTP, decoding and rendering threads share the
+  // cores, and a preempted spinning worker stalls every barrier of the run. Measured while
+  // /readyz was polled every 10 ms: model ready after 8.7 s spinning, 2.7 s not.
+  engine_options.session.allow_spinning = false;
   engine_options.queue_limit = config.queue_limit;
   engine_options.concurrency = config.inference_concurrency;
   server::Severity level;

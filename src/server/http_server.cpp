@@ -137,6 +137,9 @@ HttpServer::HttpServer(HttpServerOptions options, Handler handler) : impl_(std::
   const int threads = m.options.threads;
   m.server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   m.server.set_payload_max_length(m.options.max_body_bytes);
+  // Headers and body go out in separate writes: without TCP_NODELAY, Nagle holds the second for
+  // the client's delayed ACK (40 ms per response on Linux).
+  m.server.set_tcp_nodelay(true);
   m.server.set_read_timeout(m.options.read_timeout_s, 0);
   m.server.set_write_timeout(m.options.write_timeout_s, 0);
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
@@ -149,10 +152,23 @@ HttpServer::HttpServer(HttpServerOptions options, Handler handler) : impl_(std::
   m.server.Post(".*", httplib::Server::Handler(dispatch));
   m.server.Put(".*", httplib::Server::Handler(dispatch));
   m.server.Patch(".*", httplib::Server::Handler(dispatch));
-  // cpp-httplib answers oversize bodies itself, with an empty body: give them ours.
+  // cpp-httplib parses an application/x-www-form-urlencoded body into parameters and refuses one
+  // over 8 KiB with its own 413, yet a raw image often comes with that type (curl --data-binary
+  // sends it). Bodies are sniffed by their bytes (SPEC §3), so POSTs lose that type before the
+  // body is read. (The request is not const inside cpp-httplib; only this hook's view of it is.)
+  m.server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+    const std::string type = req.get_header_value("Content-Type");
+    if (req.method == "POST" && type.rfind("application/x-www-form-urlencoded", 0) == 0) {
+      const_cast<httplib::Request&>(req).headers.erase("Content-Type");
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // cpp-httplib answers oversize bodies itself, with an empty body: give them ours. The error
+  // handler also sees every error our handler returned (always with a body, e.g. a 413
+  // image_too_large): those stay as they are.
   m.server.set_error_handler(httplib::Server::HandlerWithResponse(
       [this](const httplib::Request& req, httplib::Response& res) {
-        if (res.status == 413 && impl_->options.on_payload_too_large) {
+        if (res.status == 413 && res.body.empty() && impl_->options.on_payload_too_large) {
           HttpRequest request = convert(req);
           apply(impl_->options.on_payload_too_large(request), res);
           return httplib::Server::HandlerResponse::Handled;

@@ -1,0 +1,251 @@
+#include "server_fixture.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace cutout::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+// The caller's environment without anything that configures `cutout serve`, plus `extra`.
+std::vector<std::string> clean_environment(const Env& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    const std::string name = entry.substr(0, entry.find('='));
+    if (name.rfind("CUTOUT_", 0) == 0 || name == "PORT" || name == "GOOGLE_CLOUD_PROJECT") continue;
+    env.push_back(entry);
+  }
+  for (const auto& [name, value] : extra) env.push_back(name + "=" + value);
+  return env;
+}
+
+// Starts the binary with stdout and stderr redirected into files; returns its pid.
+pid_t spawn(const std::vector<std::string>& args, const Env& extra_env, const fs::path& stdout_path,
+            const fs::path& stderr_path) {
+  // Everything the child needs is built before fork: after it, only async-signal-safe calls.
+  std::vector<std::string> argv_strings = {cutout_binary().string()};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  const std::vector<std::string> env_strings = clean_environment(extra_env);
+  std::vector<char*> argv, envp;
+  for (const auto& a : argv_strings) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : env_strings) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  const std::string out = stdout_path.string(), err = stderr_path.string();
+  const pid_t parent = getpid();
+
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+    if (getppid() != parent) _exit(127);
+    const int in_fd = open("/dev/null", O_RDONLY);
+    const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in_fd < 0 || out_fd < 0 || err_fd < 0) _exit(127);
+    dup2(in_fd, STDIN_FILENO);
+    dup2(out_fd, STDOUT_FILENO);
+    dup2(err_fd, STDERR_FILENO);
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+int decode_wait_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+// Polls waitpid until the child exits or the timeout passes.
+std::optional<int> wait_child(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return decode_wait_status(status);
+    if (r < 0) return -1;
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// Complete lines only: the last one may still be being written.
+std::vector<std::string> complete_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t begin = 0;
+  for (size_t end; (end = text.find('\n', begin)) != std::string::npos; begin = end + 1) {
+    lines.push_back(text.substr(begin, end - begin));
+  }
+  return lines;
+}
+
+}  // namespace
+
+ServerProcess::ServerProcess(ServerOptions options) {
+  ::signal(SIGPIPE, SIG_IGN);  // a server that goes away must not kill the test
+  std::vector<std::string> args = {"serve", "--host", "127.0.0.1"};
+  bool has_port = false;
+  for (const auto& a : options.args) has_port = has_port || a == "--port" || a.rfind("--port=", 0) == 0;
+  if (!has_port) args.insert(args.end(), {"--port", "0"});
+  args.insert(args.end(), options.args.begin(), options.args.end());
+  pid_ = spawn(args, options.env, dir_.path() / "stdout.log", dir_.path() / "stderr.log");
+  try {
+    wait_started(options);
+  } catch (...) {
+    stop_now();  // no destructor runs for an object whose constructor threw
+    throw;
+  }
+}
+
+void ServerProcess::wait_started(const ServerOptions& options) {
+  auto failure = [&](const std::string& what) {
+    return std::runtime_error("cutout serve did not start: " + what + "\n--- stderr:\n" + stderr_text() +
+                              "\n--- stdout:\n" + log_text());
+  };
+  const auto deadline = Clock::now() + options.start_timeout;
+  // The bound port is only known from the "listening" line (the server is started with --port 0).
+  while (port_ < 0) {
+    for (const auto& line : complete_lines(log_text())) {
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_object() && j.value("message", "") == "listening") port_ = j.at("port").get<int>();
+    }
+    if (port_ >= 0) break;
+    if (auto status = wait_child(pid_, std::chrono::milliseconds(0))) {
+      exit_status_ = status;
+      throw failure("it exited with status " + std::to_string(*status));
+    }
+    if (Clock::now() >= deadline) throw failure("no \"listening\" log line");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // /healthz answers as soon as the server listens (the model loads in the background).
+  for (;;) {
+    auto res = client(std::chrono::seconds(5)).Get("/healthz");
+    if (res && res->status == 200) break;
+    if (Clock::now() >= deadline) throw failure("/healthz never answered 200");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (options.wait_ready &&
+      !wait_ready(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()))) {
+    throw failure("/readyz never answered 200");
+  }
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ <= 0 || exit_status_) return;
+  // A server that died by itself explains the failures before this: say how it ended.
+  if (auto status = wait_child(pid_, std::chrono::milliseconds(0))) {
+    std::fprintf(stderr, "note: cutout serve (pid %d) had already exited with status %d%s\n",
+                 static_cast<int>(pid_), *status, *status > 128 ? " (128 + signal number)" : "");
+    return;
+  }
+  stop_now();
+}
+
+void ServerProcess::stop_now() {
+  if (pid_ <= 0 || exit_status_) return;
+  kill(pid_, SIGKILL);
+  exit_status_ = wait_child(pid_, std::chrono::seconds(10));
+}
+
+httplib::Client ServerProcess::client(std::chrono::seconds read_timeout) const {
+  httplib::Client c(host(), port_);
+  c.set_connection_timeout(std::chrono::seconds(5));
+  c.set_read_timeout(read_timeout);
+  c.set_write_timeout(std::chrono::seconds(30));
+  return c;
+}
+
+std::string ServerProcess::log_text() const {
+  return slurp(dir_.path() / "stdout.log");
+}
+std::string ServerProcess::stderr_text() const {
+  return slurp(dir_.path() / "stderr.log");
+}
+
+std::vector<nlohmann::json> ServerProcess::log_lines() const {
+  std::vector<nlohmann::json> out;
+  for (const auto& line : complete_lines(log_text())) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) throw std::runtime_error("log line is not JSON: " + line);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::optional<nlohmann::json> ServerProcess::wait_for_log(
+    const std::function<bool(const nlohmann::json&)>& match, std::chrono::milliseconds timeout) const {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    for (const auto& line : log_lines()) {
+      if (match(line)) return line;
+    }
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+bool ServerProcess::wait_ready(std::chrono::milliseconds timeout) const {
+  const auto deadline = Clock::now() + timeout;
+  auto c = client(std::chrono::seconds(5));
+  for (;;) {
+    if (auto res = c.Get("/readyz")) {
+      if (res->status == 200) return true;
+      const auto body = nlohmann::json::parse(res->body, nullptr, false);
+      if (body.is_object() && body.value("status", "") == "failed") return false;
+    }
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void ServerProcess::signal(int signal_number) const {
+  if (kill(pid_, signal_number) != 0) throw std::runtime_error(std::string("kill: ") + std::strerror(errno));
+}
+
+std::optional<int> ServerProcess::wait_exit(std::chrono::milliseconds timeout) {
+  if (!exit_status_) exit_status_ = wait_child(pid_, timeout);
+  return exit_status_;
+}
+
+FinishedRun run_serve_until_exit(const std::vector<std::string>& args, const Env& env,
+                                 std::chrono::milliseconds timeout) {
+  TempDir dir;
+  std::vector<std::string> full = {"serve"};
+  full.insert(full.end(), args.begin(), args.end());
+  const pid_t pid = spawn(full, env, dir.path() / "stdout.log", dir.path() / "stderr.log");
+  FinishedRun run;
+  run.exit_status = wait_child(pid, timeout);
+  if (!run.exit_status) {
+    kill(pid, SIGKILL);
+    wait_child(pid, std::chrono::seconds(10));
+  }
+  run.stdout_text = slurp(dir.path() / "stdout.log");
+  run.stderr_text = slurp(dir.path() / "stderr.log");
+  return run;
+}
+
+}  // namespace cutout::testing
