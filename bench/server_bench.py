@@ -95,13 +95,13 @@ def baseline_ms(binary, photo_path):
     return json.loads(out)["bare_run_ms"]["median"]
 
 
-def cold_start(binary, photo, runs):
+def cold_start(binary, photo, runs, serve_args):
     ready, first = [], []
     for _ in range(runs):
-        s = Server(binary)
+        s = Server(binary, serve_args)
         ready.append(s.wait("/readyz"))
         s.stop()
-        s = Server(binary)
+        s = Server(binary, serve_args)
         while True:  # send as soon as the port accepts
             try:
                 status, _, _ = process(s, photo)
@@ -115,7 +115,7 @@ def cold_start(binary, photo, runs):
 
 
 def load_round(server, photo, clients, duration_s):
-    statuses, latencies, lock = {}, [], threading.Lock()
+    statuses, latencies, server_ms, lock = {}, [], [], threading.Lock()
     stop_at = time.monotonic() + duration_s
     rss = []
 
@@ -124,15 +124,17 @@ def load_round(server, photo, clients, duration_s):
         while time.monotonic() < stop_at:
             t = time.monotonic()
             try:
-                status, headers, _ = process(server, photo, conn=conn)
-            except (OSError, http.client.HTTPException):
+                status, headers, body = process(server, photo, conn=conn)
+            except (OSError, http.client.HTTPException) as e:
                 conn.close()
                 conn = server.conn()
-                status, headers = "error", {}
+                status, headers = f"error: {type(e).__name__}", {}
             with lock:
                 statuses[status] = statuses.get(status, 0) + 1
                 if status == 200:
                     latencies.append(time.monotonic() - t)
+                    tm = json.loads(body)["timings_ms"]
+                    server_ms.append((tm["queue"], tm["inference"], tm["total"]))
             if status == 429:
                 time.sleep(min(float(headers.get("Retry-After", "1")), max(0.0, stop_at - time.monotonic())))
 
@@ -144,7 +146,7 @@ def load_round(server, photo, clients, duration_s):
         time.sleep(0.5)
     for th in threads:
         th.join()
-    return statuses, latencies, max(rss)
+    return statuses, latencies, max(rss), server_ms
 
 
 def main():
@@ -155,6 +157,8 @@ def main():
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--cold-runs", type=int, default=3)
     ap.add_argument("--skip-load", action="store_true")
+    ap.add_argument("--skip-cold", action="store_true")
+    ap.add_argument("--serve-arg", action="append", default=[], help="extra flag for cutout serve (repeatable)")
     args = ap.parse_args()
     binary = os.path.join(args.build, "cutout")
     data = os.path.join(args.build, "bench-data")
@@ -172,14 +176,15 @@ def main():
     report["baseline_bare_run_ms"] = base
     print(f"baseline: bare Session::Run median {base:.0f} ms")
 
-    ready, first = cold_start(binary, photo, args.cold_runs)
-    report["cold_readyz_s"], report["cold_first_response_s"] = ready, first
-    print(f"cold: exec -> /readyz 200: {', '.join(f'{x:.2f}' for x in ready)} s; median ratio "
-          f"{statistics.median(ready) * 1000 / base:.2f} x baseline (bar 2.2)")
-    print(f"cold: exec -> first process response: {', '.join(f'{x:.2f}' for x in first)} s; median ratio "
-          f"{statistics.median(first) * 1000 / base:.2f} x baseline (bar 3.0)")
+    if not args.skip_cold:
+        ready, first = cold_start(binary, photo, args.cold_runs, args.serve_arg)
+        report["cold_readyz_s"], report["cold_first_response_s"] = ready, first
+        print(f"cold: exec -> /readyz 200: {', '.join(f'{x:.2f}' for x in ready)} s; median ratio "
+              f"{statistics.median(ready) * 1000 / base:.2f} x baseline (bar 2.2)")
+        print(f"cold: exec -> first process response: {', '.join(f'{x:.2f}' for x in first)} s; median ratio "
+              f"{statistics.median(first) * 1000 / base:.2f} x baseline (bar 3.0)")
 
-    s = Server(binary)
+    s = Server(binary, args.serve_arg)
     s.wait()
     warm = {}
     for label, body, runs in (("1024", photo, 5), ("12mp", photo12, 3)):
@@ -211,12 +216,16 @@ def main():
         limit = status_json["queue_limit"]
         report["load"] = []
         for r in range(args.rounds):
-            statuses, lat, rss = load_round(s, photo, args.clients, args.duration)
+            statuses, lat, rss, server_ms = load_round(s, photo, args.clients, args.duration)
             ok = statuses.get(200, 0)
             throughput = ok / args.duration
             p99 = percentile(lat, 99)
             report["load"].append({"statuses": {str(k): v for k, v in statuses.items()}, "throughput": throughput,
-                                   "p99_s": p99, "max_rss_bytes": rss})
+                                   "p99_s": p99, "max_rss_bytes": rss, "server_timings_ms": server_ms})
+            print(f"  server side: queue p50 {percentile([x[0] for x in server_ms], 50):.0f} ms, p99 "
+                  f"{percentile([x[0] for x in server_ms], 99):.0f} ms; inference p50 "
+                  f"{percentile([x[1] for x in server_ms], 50):.0f} ms; total p99 {percentile([x[2] for x in server_ms], 99):.0f} ms; "
+                  f"client p50 {percentile(lat, 50):.2f} s")
             print(f"load round {r + 1}: {args.clients} clients, {args.duration:.0f} s: statuses {statuses}, "
                   f"{throughput:.3f} img/s = {throughput * base / 1000:.3f} / baseline (bar 0.9), "
                   f"p99 {p99:.2f} s (bar {(limit + 1) * base / 1000 * 1.2:.2f}), max RSS {rss / 1e9:.3f} GB (bar 1.5)")

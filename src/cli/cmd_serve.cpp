@@ -57,7 +57,8 @@ int run_serve(ServeConfig config, const CLI::App& cmd) {
   // Idle ONNX Runtime threads must not spin here: HTTP, decoding and rendering threads share the
   // cores, and a preempted spinning worker stalls every barrier of the run. Measured while
   // /readyz was polled every 10 ms: model ready after 8.7 s spinning, 2.7 s not.
-  engine_options.session.allow_spinning = false;
+  engine_options.session.allow_spinning = config.ort_spin_us > 0;
+  engine_options.session.spin_duration_us = config.ort_spin_us;
   engine_options.queue_limit = config.queue_limit;
   engine_options.concurrency = config.inference_concurrency;
   server::Severity level;
@@ -161,6 +162,8 @@ void add_serve_command(CLI::App& app, int& exit_status) {
       ->envname("CUTOUT_DRAIN_TIMEOUT_MS")->check(CLI::Range(0, 600'000))->capture_default_str();
   cmd->add_option("--http-threads", c.http_threads, "connections served at once")
       ->envname("CUTOUT_HTTP_THREADS")->check(CLI::Range(2, 4096))->capture_default_str();
+  cmd->add_option("--ort-spin-us", c.ort_spin_us, "microseconds idle inference threads spin before sleeping")
+      ->envname("CUTOUT_ORT_SPIN_US")->check(CLI::Range(0, 100'000))->capture_default_str();
   cmd->add_option("--api-key", c.api_key, "require this key on /api/* (Authorization: Bearer KEY)")
       ->envname("CUTOUT_API_KEY");
   cmd->add_option("--log-level", c.log_level, "debug, info, warning or error")->envname("CUTOUT_LOG_LEVEL")

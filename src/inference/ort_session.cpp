@@ -117,6 +117,9 @@ OrtSession::OrtSession(const ModelDescriptor& model, const SessionConfig& config
     else options.DisableCpuMemArena();
     if (!config.mem_pattern) options.DisableMemPattern();
     options.AddConfigEntry("session.intra_op.allow_spinning", config.allow_spinning ? "1" : "0");
+    if (config.allow_spinning && config.spin_duration_us > 0) {
+      options.AddConfigEntry("session.intra_op.spin_duration_us", std::to_string(config.spin_duration_us).c_str());
+    }
     if (config.device == Device::kCuda) append_cuda(options, config.cuda_device_id);
     m.session = Ort::Session(ort_env(), model.path.c_str(), options);
   } catch (const Ort::Exception& e) {

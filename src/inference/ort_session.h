@@ -44,6 +44,8 @@ struct SessionConfig {
   GraphOptimization graph_optimization = GraphOptimization::kAll;
   // Busy-wait of idle intra-op threads: faster hand-offs, but burns CPU between runs.
   bool allow_spinning = true;
+  // With spinning: how long an idle thread spins before it sleeps (0: ONNX Runtime's default).
+  int spin_duration_us = 0;
 };
 
 class OrtSession {

@@ -140,6 +140,10 @@ HttpServer::HttpServer(HttpServerOptions options, Handler handler) : impl_(std::
   // Headers and body go out in separate writes: without TCP_NODELAY, Nagle holds the second for
   // the client's delayed ACK (40 ms per response on Linux).
   m.server.set_tcp_nodelay(true);
+  // cpp-httplib closes a keep-alive connection after 5 requests by default; clients then pay a
+  // reconnect (or fail a request they had already sent on it).
+  m.server.set_keep_alive_max_count(1000);
+  m.server.set_keep_alive_timeout(30);
   m.server.set_read_timeout(m.options.read_timeout_s, 0);
   m.server.set_write_timeout(m.options.write_timeout_s, 0);
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {

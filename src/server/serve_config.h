@@ -29,6 +29,8 @@ struct ServeConfig {
   int ready_wait_ms = 30'000;     // how long /api/v2/warmup waits for the model
   int drain_timeout_ms = 25'000;  // SIGTERM: how long in-flight work may take
   int http_threads = 32;
+  // ONNX Runtime's idle intra-op threads spin this long before sleeping (0: they never spin).
+  int ort_spin_us = 0;
   std::string api_key;            // CUTOUT_API_KEY: required on /api/* when set
   std::string log_level = "info";
   std::string trace_project;      // GOOGLE_CLOUD_PROJECT: for logging.googleapis.com/trace
