@@ -340,8 +340,9 @@ inline auto message_is(const std::string& message) {
 }
 
 // Every field SPEC §5 asks of a request's log line.
+// `outcome`: a stream's status as counted (its status line said `status`); -1: the same.
 inline void expect_request_log_line(const json& l, const std::string& method, const std::string& url,
-                                    int status) {
+                                    int status, int outcome = -1) {
   SCOPED_TRACE(l.dump());
   const json& h = l.at("httpRequest");
   EXPECT_EQ(h.value("requestMethod", ""), method);
@@ -358,7 +359,8 @@ inline void expect_request_log_line(const json& l, const std::string& method, co
   EXPECT_TRUE(l.at("gpu_memory_used").is_null());  // no GPU in these tests
   EXPECT_TRUE(l.at("cold_start").is_boolean());
   // Errors are warnings (4xx) or errors (5xx); a 503 from /readyz is an answer, not an error.
-  const char* severity = !l.contains("error_code") ? "INFO" : status >= 500 ? "ERROR" : "WARNING";
+  if (outcome < 0) outcome = status;
+  const char* severity = !l.contains("error_code") ? "INFO" : outcome >= 500 ? "ERROR" : "WARNING";
   EXPECT_EQ(l.value("severity", ""), severity);
 }
 

@@ -238,6 +238,8 @@ TEST(ServerE2E, ProcessAnswersJsonImagesAndEvents) {
     cv::bitwise_not(not_green, not_green);
     EXPECT_EQ(cv::countNonZero(not_green & background), 0) << "where the mask is 0 the background shows";
   }
+  std::string stream_request_id;
+  double stream_inference_s = 0;
   {  // server-sent events: the real stages, in order, as they happen
     const SseResponse sse = post_sse(c, "/api/v2/process?stream=true&effects=color,bw", photo());
     EXPECT_EQ(sse.status, 200);
@@ -257,6 +259,8 @@ TEST(ServerE2E, ProcessAnswersJsonImagesAndEvents) {
     // Streamed, not buffered: the segmentation arrives an inference after the queued event.
     const double inference_s = result["timings_ms"].value("inference", 0.0) / 1000.0;
     EXPECT_GT(sse.events[2].at_s - sse.events[0].at_s, 0.5 * inference_s);
+    stream_request_id = result.value("request_id", "");
+    stream_inference_s = inference_s;
   }
 
   // Image bytes never reach the logs: no base64 PNG/JPEG, no raw JPEG, no long lines.
@@ -273,6 +277,12 @@ TEST(ServerE2E, ProcessAnswersJsonImagesAndEvents) {
                           200);
   EXPECT_EQ(webp_line->at("httpRequest").value("responseSize", ""), std::to_string(webp_bytes));
   expect_timings(webp_line->at("timings_ms"), {"color"});
+  // A stream is logged when it ends: its latency covers the inference, with its timings.
+  const json* stream_line = find_request_log(lines, stream_request_id);
+  ASSERT_TRUE(stream_line) << stream_request_id;
+  const std::string stream_latency = stream_line->at("httpRequest").value("latency", "0s");
+  EXPECT_GT(std::stod(stream_latency), stream_inference_s) << stream_latency;
+  expect_timings(stream_line->at("timings_ms"), {"color", "bw"});
   const Samples m = scrape(server);
   EXPECT_EQ(sample(m, "cutout_outputs_total", {{"effect", "color"}}), 5);
   EXPECT_EQ(sample(m, "cutout_outputs_total", {{"effect", "bw"}}), 3);
@@ -463,14 +473,23 @@ TEST(ServerE2E, SlowRequestsTimeOutWith504AndStreamsEndWithAnErrorEvent) {
   }
   expect_alive(server, "a stream's timeout");
 
+  // A stream is counted by its outcome (its status line said 200), once it has ended.
   const Samples m = scrape(server);
-  EXPECT_EQ(requests(m, "/api/v2/process", 504), 1);
+  EXPECT_EQ(requests(m, "/api/v2/process", 504), 2);
+  EXPECT_EQ(requests(m, "/api/v2/process", 200), 0);
   EXPECT_EQ(sample(m, "cutout_rejected_total", {{"reason", "timeout"}}), 2);
   const auto lines = server.log_lines();
   const size_t timeout_line =
       index_of(lines, [](const json& l) { return l.value("error_code", "") == "timeout"; });
   ASSERT_LT(timeout_line, lines.size()) << server.log_text();
   expect_request_log_line(lines[timeout_line], "POST", "/api/v2/process?effects=color", 504);
+  const size_t stream_line = index_of(lines, [](const json& l) {
+    return l.value("error_code", "") == "timeout" && l["httpRequest"].value("requestUrl", "").find("stream") != std::string::npos;
+  });
+  ASSERT_LT(stream_line, lines.size()) << server.log_text();
+  expect_request_log_line(lines[stream_line], "POST", "/api/v2/process?stream=true&effects=color", 200, 504);
+  EXPECT_EQ(lines[stream_line].value("message", ""), "POST /api/v2/process 504");
+  EXPECT_GT(std::stoll(lines[stream_line]["httpRequest"].value("responseSize", "0")), 0) << lines[stream_line];
 }
 
 // A full queue answers 429 at once; a client that leaves while queued frees its place.

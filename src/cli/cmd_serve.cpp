@@ -172,6 +172,8 @@ void add_serve_command(CLI::App& app, int& exit_status) {
       ->envname("GOOGLE_CLOUD_PROJECT");
   cmd->add_option("--price-per-hour", c.price_per_hour, "instance price in USD per hour (cost per image)")
       ->envname("CUTOUT_PRICE_PER_HOUR")->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--web-dir", c.web_dir, "serve the page from this folder, not the embedded copy (development)")
+      ->envname("CUTOUT_WEB_DIR")->check(CLI::ExistingDirectory);
   cmd->callback([config, cmd, &exit_status] {
     try {
       exit_status = run_serve(*config, *cmd);

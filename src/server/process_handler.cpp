@@ -211,17 +211,21 @@ HttpResponse Service::process(HttpRequest& request, RequestInfo& info) {
   }
 
   // Server-sent events: the real stages as they happen. Errors after this point arrive as an
-  // `error` event (the status line, 200, is already sent).
+  // `error` event (the status line, 200, is already sent); the outcome goes in the access log.
   HttpResponse r;
   r.content_type = "text/event-stream";
   r.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-  info.timings = nlohmann::json::object();
-  r.stream = [handler](EventSink& sink) {
+  info.stream = [handler](EventSink& sink, RequestInfo& outcome) {
     std::mutex write_mutex;
     bool open = true;
     auto send = [&](std::string_view name, const nlohmann::json& data) {
       std::lock_guard lock(write_mutex);
       open = open && sink.write(sse_event(name, data));
+    };
+    auto fail = [&](const ApiError& error) {
+      outcome.outcome_status = error.status;
+      outcome.error_code = error.code;
+      send("error", nlohmann::json::parse(error_body(error, handler->request_id_)));
     };
     send("queued", {{"position", handler->position_}, {"cold_start", handler->cold_}});
     send("decoded", {{"width", handler->width_}, {"height", handler->height_}, {"ms", handler->timings_.decode_ms}});
@@ -237,15 +241,18 @@ HttpResponse Service::process(HttpRequest& request, RequestInfo& info) {
     try {
       if (!handler->complete([&](const std::string& name, double ms) { send("effect", {{"effect", name}, {"ms", ms}}); },
                              gone)) {
+        outcome.outcome_status = 499;
+        outcome.error_code = "client_gone";
         return;
       }
+      outcome.timings = handler->timings_json();
       std::string result = "event: result\ndata: " + handler->result_json() + "\n\n";
       std::lock_guard lock(write_mutex);
       if (open) sink.write(result);
     } catch (const ApiException& e) {
-      send("error", nlohmann::json::parse(error_body(e.error(), handler->request_id_)));
+      fail(e.error());
     } catch (const std::exception& e) {
-      send("error", nlohmann::json::parse(error_body(api_error_from(e), handler->request_id_)));
+      fail(api_error_from(e));
     }
   };
   return r;

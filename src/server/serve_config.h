@@ -35,6 +35,7 @@ struct ServeConfig {
   std::string log_level = "info";
   std::string trace_project;      // GOOGLE_CLOUD_PROJECT: for logging.googleapis.com/trace
   double price_per_hour = 0;      // instance price, for cost per image (dashboard)
+  std::string web_dir;            // serve web/ from this folder instead of the embedded copy (development)
 };
 
 }  // namespace cutout::server

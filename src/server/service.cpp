@@ -1,10 +1,13 @@
 #include "server/service.h"
 
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include <nlohmann/json.hpp>
 
 #include "core/timer.h"
+#include "server/web_assets.h"
 
 namespace cutout::server {
 namespace {
@@ -23,6 +26,30 @@ HttpResponse json_response(int status, const nlohmann::json& body) {
   r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
 }
+
+// What the access log says of a request (status, size and latency are added when it ends).
+HttpRequestLog request_log(const HttpRequest& request) {
+  HttpRequestLog http;
+  http.method = request.method;
+  http.url = request.target;
+  http.remote_ip = request.remote_ip;
+  http.user_agent = request.header("User-Agent");
+  return http;
+}
+
+// Counts the bytes of a stream, for the access log's responseSize.
+class CountingSink : public EventSink {
+ public:
+  explicit CountingSink(EventSink& to) : to_(to) {}
+  bool write(std::string_view data) override {
+    bytes += data.size();
+    return to_.write(data);
+  }
+  uint64_t bytes = 0;
+
+ private:
+  EventSink& to_;
+};
 
 }  // namespace
 
@@ -63,6 +90,8 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
   routes_[{"POST", "/api/v2/warmup"}] = bind(&Service::warmup);
   routes_[{"POST", "/api/v2/process"}] = bind(&Service::process);
   routes_[{"GET", "/metrics"}] = bind(&Service::metrics);
+  routes_[{"GET", "/"}] = bind(&Service::page);
+  routes_[{"GET", "/dashboard"}] = bind(&Service::page);
 
   // Scrape-time gauges.
   metrics_.gauge_callback("cutout_queue_depth", "Process requests waiting for inference",
@@ -90,7 +119,10 @@ HttpResponse Service::handle(HttpRequest& request) {
   RequestInfo info;
   info.request_id = make_request_id(request.header("X-Request-Id"));
   auto route = routes_.find({request.method, request.path});
-  info.endpoint = route != routes_.end() ? request.path : "other";
+  if (route == routes_.end() && request.method == "GET" && request.path.rfind("/static/", 0) == 0) {
+    route = routes_.find({"GET", "/"});  // the static files share the page's handler
+  }
+  info.endpoint = route == routes_.end() ? "other" : request.path.rfind("/static/", 0) == 0 ? "/static" : request.path;
   HttpResponse response;
   try {
     if (route == routes_.end()) {
@@ -116,7 +148,24 @@ HttpResponse Service::handle(HttpRequest& request) {
     response = error_response(api_error_from(e), info);
   }
   response.headers.emplace_back("X-Request-Id", info.request_id);
-  finish(request, response, info, start);
+  HttpRequestLog http = request_log(request);
+  const std::string trace = request.header("X-Cloud-Trace-Context");
+  if (!info.stream) {
+    http.status = response.status;
+    http.response_size = response.body.size();
+    finish(http, trace, response.status, info, start);
+    return response;
+  }
+  // The log line and the metrics of a stream are written when its last event is.
+  response.content_type = "text/event-stream";
+  response.stream = [this, http, trace, start, shared = std::make_shared<RequestInfo>(std::move(info))](
+                        EventSink& sink) mutable {
+    CountingSink counted(sink);
+    shared->stream(counted, *shared);
+    http.status = 200;
+    http.response_size = counted.bytes;
+    finish(http, trace, shared->outcome_status, *shared, start);
+  };
   return response;
 }
 
@@ -129,7 +178,24 @@ HttpResponse Service::payload_too_large(HttpRequest& request) {
   HttpResponse response = error_response(
       {413, "payload_too_large", "request body over " + std::to_string(config_.max_body_bytes) + " bytes", 0}, info);
   response.headers.emplace_back("X-Request-Id", info.request_id);
-  finish(request, response, info, start);
+  HttpRequestLog http = request_log(request);
+  const std::string trace = request.header("X-Cloud-Trace-Context");
+  if (!info.stream) {
+    http.status = response.status;
+    http.response_size = response.body.size();
+    finish(http, trace, response.status, info, start);
+    return response;
+  }
+  // The log line and the metrics of a stream are written when its last event is.
+  response.content_type = "text/event-stream";
+  response.stream = [this, http, trace, start, shared = std::make_shared<RequestInfo>(std::move(info))](
+                        EventSink& sink) mutable {
+    CountingSink counted(sink);
+    shared->stream(counted, *shared);
+    http.status = 200;
+    http.response_size = counted.bytes;
+    finish(http, trace, shared->outcome_status, *shared, start);
+  };
   return response;
 }
 
@@ -150,25 +216,19 @@ bool Service::authorized(const HttpRequest& request) const {
   return !given.empty() && constant_time_equal(given, config_.api_key);
 }
 
-void Service::finish(const HttpRequest& request, const HttpResponse& response, const RequestInfo& info,
+void Service::finish(const HttpRequestLog& sent, const std::string& trace_header, int status, const RequestInfo& info,
                      Clock::time_point start) {
   const double latency = seconds_since(start);
-  const std::string code = std::to_string(response.status);
-  metrics_.counter("cutout_requests_total", "HTTP requests by endpoint and status code",
+  const std::string code = std::to_string(status);
+  metrics_.counter("cutout_requests_total", "HTTP requests by endpoint and status code (streams: their outcome)",
                    {{"endpoint", info.endpoint}, {"code", code}})
       .inc();
-  metrics_.histogram("cutout_request_duration_seconds", "HTTP request duration (streams: until headers)",
+  metrics_.histogram("cutout_request_duration_seconds", "HTTP request duration (streams: until the last event)",
                      latency_buckets(), {{"endpoint", info.endpoint}})
       .observe(latency);
 
-  HttpRequestLog http;
-  http.method = request.method;
-  http.url = request.target;
-  http.status = response.status;
-  http.response_size = response.body.size();
+  HttpRequestLog http = sent;
   http.latency_s = latency;
-  http.remote_ip = request.remote_ip;
-  http.user_agent = request.header("User-Agent");
   nlohmann::json fields = {{"httpRequest", http_request_json(http)},
                            {"endpoint", info.endpoint},
                            {"request_id", info.request_id},
@@ -177,15 +237,15 @@ void Service::finish(const HttpRequest& request, const HttpResponse& response, c
                            {"timings_ms", info.timings},
                            {"gpu_memory_used", nullptr}};
   if (!info.error_code.empty()) fields["error_code"] = info.error_code;
-  if (auto trace = cloud_trace(request.header("X-Cloud-Trace-Context"), config_.trace_project)) {
+  if (auto trace = cloud_trace(trace_header, config_.trace_project)) {
     fields["logging.googleapis.com/trace"] = *trace;
   }
   // Errors we return are warnings (4xx) or errors (5xx); a 503 from /readyz while the model
   // loads is a normal answer, not an error.
   const Severity severity = info.error_code.empty()  ? Severity::kInfo
-                            : response.status >= 500 ? Severity::kError
+                            : status >= 500          ? Severity::kError
                                                      : Severity::kWarning;
-  logger_.log(severity, request.method + " " + request.path + " " + code, fields);
+  logger_.log(severity, http.method + " " + http.url.substr(0, http.url.find('?')) + " " + code, fields);
 }
 
 void Service::on_model_status(ModelStatus status, double duration_ms, const std::string& detail) {
@@ -227,7 +287,11 @@ nlohmann::json Service::status_json() const {
           {"queue_depth", engine_.queue_depth()},
           {"queue_limit", engine_.queue_limit()},
           {"in_flight", engine_.in_flight()},
-          {"version", CUTOUT_VERSION}};
+          {"version", CUTOUT_VERSION},
+          {"share_store", false},  // no share store yet: the page hides its Share button
+          {"max_body_bytes", config_.max_body_bytes},
+          {"max_pixels", config_.max_pixels},
+          {"price_per_hour", config_.price_per_hour}};
 }
 
 HttpResponse Service::status(HttpRequest&, RequestInfo&) {
@@ -260,6 +324,41 @@ HttpResponse Service::metrics(HttpRequest&, RequestInfo&) {
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = metrics_.render();
+  return r;
+}
+
+HttpResponse Service::page(HttpRequest& request, RequestInfo& info) {
+  const std::string name = request.path == "/"            ? "index.html"
+                           : request.path == "/dashboard" ? "dashboard.html"
+                                                          : request.path.substr(std::string_view("/static/").size());
+  std::string content;
+  if (!web_file_name_ok(name)) return error_response(not_found("no such file: " + request.path), info);
+  if (!config_.web_dir.empty()) {
+    std::ifstream in(config_.web_dir + "/" + name, std::ios::binary);
+    if (!in) return error_response(not_found("no such file: " + request.path), info);
+    content.assign(std::istreambuf_iterator<char>(in), {});
+  } else if (const WebAsset* asset = find_web_asset(name)) {
+    content.assign(asset->data, asset->size);
+  } else {
+    return error_response(not_found("no such file: " + request.path), info);
+  }
+  // A validator from the content, so a reload costs a 304 and a new build is never stale.
+  const std::string etag = "\"" + std::to_string(std::hash<std::string>{}(content)) + "\"";
+  HttpResponse r;
+  r.content_type = std::string(web_content_type(name));
+  r.headers = {{"ETag", etag}, {"Cache-Control", "no-cache"}, {"X-Content-Type-Options", "nosniff"}};
+  if (name.ends_with(".html")) {
+    // Everything is served from here: no inline script, nothing from elsewhere.
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+                           "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  }
+  if (request.header("If-None-Match") == etag) {
+    r.status = 304;
+    return r;
+  }
+  r.body = std::move(content);
   return r;
 }
 

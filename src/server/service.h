@@ -28,6 +28,12 @@ struct RequestInfo {
   bool cold_start = false;  // waited for the model
   nlohmann::json timings = nullptr;  // timings_ms of a process request
   std::string error_code;   // of an error response
+  // A streamed answer: set by a route instead of HttpResponse::stream. It runs after the headers
+  // (status 200) and records its outcome here: `outcome_status` is the status of the error that
+  // ended the stream (e.g. 504), or 200. The access log and metrics are written when it ends, so
+  // a stream's duration and errors are counted like any other request's.
+  std::function<void(EventSink&, RequestInfo&)> stream;
+  int outcome_status = 200;
 };
 
 class Service {
@@ -51,10 +57,12 @@ class Service {
   HttpResponse status(HttpRequest&, RequestInfo&);
   HttpResponse warmup(HttpRequest&, RequestInfo&);
   HttpResponse metrics(HttpRequest&, RequestInfo&);
+  HttpResponse page(HttpRequest&, RequestInfo&);  // GET /, /dashboard and /static/<file>
   HttpResponse process(HttpRequest&, RequestInfo&);  // process_handler.cpp
 
   HttpResponse error_response(const ApiError& error, RequestInfo& info);
-  void finish(const HttpRequest& request, const HttpResponse& response, const RequestInfo& info,
+  // Access log and metrics of a finished request (`status` as counted; `sent_status` as sent).
+  void finish(const HttpRequestLog& http, const std::string& trace_header, int status, const RequestInfo& info,
               std::chrono::steady_clock::time_point start);
   bool authorized(const HttpRequest& request) const;
   nlohmann::json status_json() const;
