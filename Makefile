@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all setup build test test-unit test-model test-e2e run bench bench-server contact-sheet clean
+.PHONY: all setup build test test-unit test-model test-e2e test-browser run bench bench-server contact-sheet screenshots clean
 
 all: build
 
@@ -14,7 +14,8 @@ build: setup
 	@cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_DIR)
 
-# Every test: unit (milliseconds, tiny generated models) and model (the real ISNet models).
+# Every test: unit (tiny generated models), model (the real ISNet models), e2e (the service) and
+# browser (the page and dashboard in Chromium).
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 1500
 
@@ -26,6 +27,9 @@ test-model: build
 
 test-e2e: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L e2e
+
+test-browser: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -L browser
 
 # The pipeline benchmark on a 1024x1024 and a 12 MP photo (docs/PERFORMANCE.md).
 bench: build
@@ -39,6 +43,10 @@ bench-server: build
 # docs/effects_contact_sheet.png: six eval photos through the four effects.
 contact-sheet: build
 	@scripts/contact_sheet.sh $(BUILD_DIR)
+
+# docs/screenshots/: the page (desktop, phone) and the dashboard, in Chromium. Look at them.
+screenshots: build
+	@CUTOUT_BIN=$(BUILD_DIR)/cutout node tests/browser/screenshots.cjs
 
 # The service on the default model (port: $PORT or $CUTOUT_PORT, else 8080).
 run: build

@@ -28,7 +28,7 @@ DEBIAN_PACKAGES=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev libssl-dev libbrotli-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-onnx python3-numpy time imagemagick
-  nodejs npm
+  nodejs npm chromium fonts-dejavu-core
 )
 
 die() { echo "setup: error: $*" >&2; exit 1; }
@@ -150,7 +150,22 @@ PY
   rm -rf "$tmp"
 }
 
+# playwright-core for the browser tests, exactly as tests/browser/package-lock.json pins it (npm ci
+# checks each package's sha512 from the lock file). Chromium itself is Debian's (/usr/bin/chromium).
+install_browser_test_tools() {
+  local dir="$root/tests/browser" stamp="$root/tests/browser/node_modules/.lock-sha256"
+  local want
+  want="$(sha_of "$dir/package-lock.json")"
+  [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && return 0
+  say "installing playwright-core (tests/browser/package-lock.json)"
+  mkdir -p "$cache"
+  (cd "$dir" && npm ci --no-audit --no-fund --silent >"$cache/npm-ci.log" 2>&1) \
+    || die "npm ci in tests/browser failed: $(tail -n 3 "$cache/npm-ci.log")"
+  echo "$want" >"$stamp"
+}
+
 install_debian_packages
 install_onnxruntime
 install_models
+install_browser_test_tools
 say "ok"

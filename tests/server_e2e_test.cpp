@@ -106,6 +106,11 @@ TEST(ServerE2E, ColdStartReadinessWarmupStatusAndMetrics) {
   EXPECT_EQ(requests(m, "/api/v2/process", 200), 2);
   EXPECT_EQ(sample(m, "cutout_outputs_total", {{"effect", "color"}}), 2);
   EXPECT_EQ(sample(m, "cutout_request_duration_seconds_count", {{"endpoint", "/api/v2/process"}}), 2);
+  // Successful ones by cold or warm: the cold one waited for the model, so it took longer.
+  EXPECT_EQ(sample(m, "cutout_process_duration_seconds_count", {{"cold", "true"}}), 1);
+  EXPECT_EQ(sample(m, "cutout_process_duration_seconds_count", {{"cold", "false"}}), 1);
+  EXPECT_GT(sample(m, "cutout_process_duration_seconds_sum", {{"cold", "true"}}),
+            sample(m, "cutout_process_duration_seconds_sum", {{"cold", "false"}}));
   EXPECT_EQ(sample(m, "cutout_stage_duration_seconds_count", {{"stage", "inference"}}), 2);
   EXPECT_EQ(sample(m, "cutout_model_status", {{"status", "ready"}}), 1);
   EXPECT_EQ(sample(m, "cutout_model_status", {{"status", "loading"}}), 0);
@@ -364,7 +369,9 @@ TEST(ServerE2E, BadRequestsGetJsonErrorsAndTheServiceSurvives) {
   EXPECT_EQ(requests(m, "/api/v2/process", 415), 2);
   EXPECT_EQ(sample(m, "cutout_rejected_total", {{"reason", "payload_too_large"}}), 1);
   EXPECT_EQ(sample(m, "cutout_rejected_total", {{"reason", "image_too_large"}}), 2);
-  EXPECT_EQ(sample(m, "cutout_rejected_total", {{"reason", "undecodable"}}), 5);
+  EXPECT_EQ(sample(m, "cutout_rejected_total", {{"reason", "undecodable"}}), 3);
+  EXPECT_EQ(sample(m, "cutout_rejected_total", {{"reason", "unsupported_media_type"}}), 2);
+  EXPECT_EQ(sample(m, "cutout_rejected_total", {{"reason", "queue_full"}}), 0);  // present from the start
   std::map<std::string, int> logged;
   for (const auto& l : server.log_lines()) {
     if (!l.contains("error_code")) continue;

@@ -168,9 +168,11 @@ std::optional<int> Engine::submit(const std::shared_ptr<InferenceJob>& job) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || status_ == ModelStatus::kFailed) return std::nullopt;
-    if (static_cast<int>(queue_.size()) >= options_.queue_limit + (queue_.size() && queue_.front()->warmup ? 1 : 0)) {
-      return std::nullopt;
-    }
+    // Jobs that would have to wait for a free inference slot, this one included (the warm-up
+    // job is not counted), so a limit of 0 still lets an idle engine take work.
+    const int warmup = !queue_.empty() && queue_.front()->warmup ? 1 : 0;
+    const int waiting = static_cast<int>(queue_.size()) - warmup + in_flight_ + 1 - options_.concurrency;
+    if (waiting > options_.queue_limit) return std::nullopt;
     job->submitted = std::chrono::steady_clock::now();
     queue_.push_back(job);
     position = static_cast<int>(queue_.size()) - 1;

@@ -53,7 +53,9 @@ class ProcessHandler {
     try {
       decoded_ = decode_for_cutout(data, params_.options, timings_);
     } catch (const Error& e) {
-      reject(e.code() == ErrorCode::kImageTooLarge ? "image_too_large" : "undecodable");
+      reject(e.code() == ErrorCode::kImageTooLarge       ? "image_too_large"
+             : e.code() == ErrorCode::kUnsupportedFormat ? "unsupported_media_type"
+                                                         : "undecodable");
       throw ApiException(api_error_from(e));
     }
     width_ = decoded_.pixels.cols;

@@ -101,10 +101,22 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
     const double ms = cold_start_ms_;
     return ms < 0 ? std::nan("") : ms / 1000.0;
   });
-  metrics_.gauge_callback("cutout_model_load_seconds", "Model session creation",
-                          [this] { return engine_.model_load_ms() / 1000.0; });
-  metrics_.gauge_callback("cutout_warmup_seconds", "Warm-up inference",
-                          [this] { return engine_.warmup_ms() / 1000.0; });
+  // 0 ms means "not measured yet": NaN, like the cold start, rather than a false 0.
+  metrics_.gauge_callback("cutout_model_load_seconds", "Model session creation (NaN until loaded)", [this] {
+    const double ms = engine_.model_load_ms();
+    return ms > 0 ? ms / 1000.0 : std::nan("");
+  });
+  metrics_.gauge_callback("cutout_warmup_seconds", "Warm-up inference (NaN until warm)", [this] {
+    const double ms = engine_.warmup_ms();
+    return ms > 0 ? ms / 1000.0 : std::nan("");
+  });
+  // Counters exist from the start at 0, so rate() and alert rules see their first increment.
+  metrics_.counter("cutout_cold_requests_total", "Process requests that waited for the model");
+  metrics_.counter("cutout_warmup_pings_total", "Warm-up pings (POST /api/v2/warmup)");
+  for (const char* reason : {"unauthorized", "payload_too_large", "image_too_large", "unsupported_media_type",
+                             "undecodable", "not_ready", "queue_full", "timeout", "client_gone"}) {
+    metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", reason}});
+  }
   for (ModelStatus s : {ModelStatus::kLoading, ModelStatus::kWarming, ModelStatus::kReady, ModelStatus::kFailed}) {
     metrics_.gauge_callback("cutout_model_status", "1 for the model's current status",
                             [this, s] { return engine_.status() == s ? 1.0 : 0.0; },
@@ -226,6 +238,13 @@ void Service::finish(const HttpRequestLog& sent, const std::string& trace_header
   metrics_.histogram("cutout_request_duration_seconds", "HTTP request duration (streams: until the last event)",
                      latency_buckets(), {{"endpoint", info.endpoint}})
       .observe(latency);
+  // Successful process requests, cold (waited for the model) or warm: the "warm p95" of the
+  // operations plan, without fast refusals pulling the quantiles down.
+  if (info.endpoint == "/api/v2/process" && status == 200) {
+    metrics_.histogram("cutout_process_duration_seconds", "Successful process requests, cold or warm",
+                       latency_buckets(), {{"cold", info.cold_start ? "true" : "false"}})
+        .observe(latency);
+  }
 
   HttpRequestLog http = sent;
   http.latency_s = latency;

@@ -1,0 +1,497 @@
+// The cutout page: warm the service, send a photo, follow its real stages (server-sent events of
+// POST /api/v2/process?stream=true), show the four results. No libraries, no build step.
+'use strict';
+
+(function () {
+  const EFFECTS = [
+    { id: 'color', title: 'Cut-out', alt: 'cut out on a transparent background' },
+    { id: 'bw', title: 'Black & white', alt: 'as an enhanced black and white cut-out' },
+    { id: 'popart', title: 'Pop art', alt: 'as a pop-art poster' },
+    { id: 'dither', title: 'Dithered print', alt: 'as a dithered one-bit print' },
+  ];
+  const MIME_EXTENSION = { 'image/png': 'png', 'image/webp': 'webp', 'image/jpeg': 'jpg' };
+
+  // Where the progress bar stands after each stage. Segmentation is most of the time, so the bar
+  // waits at "decoded" while the model runs: it moves only on real events.
+  const PROGRESS = { uploaded: 12, queued: 16, decoded: 22, segmented: 80, result: 100 };
+
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    status: null,      // last /api/v2/status
+    busy: false,
+    file: null,        // the photo being (or last) processed
+    urls: [],          // object URLs to revoke when replaced
+    retryTimer: null,
+    xhr: null,
+  };
+
+  // ---- Model state -----------------------------------------------------------------------------
+
+  function showModelState(kind, text) {
+    $('model-state').dataset.state = kind;
+    $('model-state-text').textContent = text;
+  }
+
+  function describeStatus(s) {
+    switch (s.model_status) {
+      case 'ready': return ['ready', `Ready · ${s.model} on ${s.provider}`];
+      case 'loading': return ['loading', 'Loading the model…'];
+      case 'warming': return ['loading', 'Warming up the model…'];
+      case 'failed': return ['failed', 'The model failed to load: photos cannot be processed'];
+      default: return ['unknown', `Model ${s.model_status}`];
+    }
+  }
+
+  async function fetchStatus() {
+    const r = await fetch('/api/v2/status', { cache: 'no-store' });
+    if (r.status === 401) throw new ApiError(401, 'unauthorized', 'This service needs an API key.');
+    if (!r.ok) throw new ApiError(r.status, 'status', `The service answered ${r.status}.`);
+    return r.json();
+  }
+
+  function applyStatus(s) {
+    state.status = s;
+    const [kind, text] = describeStatus(s);
+    showModelState(kind, text);
+    if (s.max_body_bytes) $('limit-bytes').textContent = formatBytes(s.max_body_bytes);
+    if (s.max_pixels) $('limit-pixels').textContent = `${formatNumber(s.max_pixels / 1e6)} megapixels`;
+    if (s.version) $('version').textContent = `cutout ${s.version}`;
+  }
+
+  // Starts the model warming (it may be a cold instance), then polls until it is ready or failed.
+  async function warmUp() {
+    try {
+      await fetch('/api/v2/warmup?wait=false', { method: 'POST' });
+    } catch (e) {
+      showModelState('failed', 'Cannot reach the service');
+    }
+    for (let delay = 500; ; delay = Math.min(delay * 1.5, 5000)) {
+      try {
+        const s = await fetchStatus();
+        applyStatus(s);
+        if (s.model_status === 'ready' || s.model_status === 'failed') return;
+      } catch (e) {
+        showModelState(e.status === 401 ? 'failed' : 'unknown', e.status === 401 ? e.message : 'Cannot reach the service');
+        if (e.status === 401) return;
+      }
+      await sleep(delay);
+    }
+  }
+
+  // ---- Errors ----------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, code, message, retryAfter) {
+      super(message);
+      this.status = status;
+      this.code = code;
+      this.retryAfter = retryAfter || 0;
+    }
+  }
+
+  // What a person should read for each error of SPEC §3 (the server's message adds the detail).
+  function explain(err) {
+    const limits = state.status || {};
+    switch (err.code) {
+      case 'payload_too_large':
+        return ['The file is too large', `Photos up to ${formatBytes(limits.max_body_bytes || 25 << 20)} can be sent. Try a smaller or more compressed version.`];
+      case 'image_too_large':
+        return ['The image has too many pixels', `${err.message}. Images up to ${formatNumber((limits.max_pixels || 5e7) / 1e6)} megapixels can be processed; try a smaller version.`];
+      case 'unsupported_media_type':
+        return ['This is not a photo we can read', 'Send a JPEG, PNG, WebP, BMP or TIFF image.'];
+      case 'undecodable_image':
+        return ['The image could not be read', 'The file seems to be damaged or incomplete. Try exporting it again.'];
+      case 'overloaded':
+        return ['The service is busy', 'Too many photos are waiting right now.'];
+      case 'not_ready':
+        return ['The service cannot process photos', `The model is not available: ${err.message}.`];
+      case 'timeout':
+        return ['That took too long', 'The service did not finish in time. Try again, or send a smaller photo.'];
+      case 'unauthorized':
+        return ['An API key is needed', 'This service only accepts requests with an API key.'];
+      case 'bad_request':
+        return ['The request was refused', err.message];
+      case 'network':
+        return ['The service could not be reached', 'Check your connection and try again.'];
+      default:
+        return ['Something went wrong', err.message || 'The service failed to process the photo.'];
+    }
+  }
+
+  function showError(err) {
+    clearRetry();
+    const [title, message] = explain(err);
+    $('error').dataset.code = err.code || 'unknown';
+    $('error-title').textContent = title;
+    $('error-message').textContent = message;
+    $('error-retry').hidden = !state.file || !['overloaded', 'timeout', 'network', 'internal'].includes(err.code);
+    $('error').hidden = false;
+    if (err.code === 'overloaded') startRetryCountdown(Math.max(1, err.retryAfter || 5));
+  }
+
+  // 429: count down from Retry-After, then send the same photo again.
+  function startRetryCountdown(seconds) {
+    let left = seconds;
+    const base = $('error-message').textContent;
+    const tick = () => {
+      if (left <= 0) {
+        clearRetry();
+        hideError();
+        process(state.file);
+        return;
+      }
+      $('error-message').textContent = `${base} Retrying in ${left} s…`;
+      left -= 1;
+      state.retryTimer = setTimeout(tick, 1000);
+    };
+    tick();
+  }
+
+  function clearRetry() {
+    if (state.retryTimer) clearTimeout(state.retryTimer);
+    state.retryTimer = null;
+  }
+
+  function hideError() {
+    clearRetry();
+    $('error').hidden = true;
+  }
+
+  // ---- Processing ------------------------------------------------------------------------------
+
+  function setProgress(value, text) {
+    $('progress').value = value;
+    $('progress-text').textContent = text;
+  }
+
+  function addStage(text) {
+    const li = document.createElement('li');
+    li.textContent = text;
+    $('stages').appendChild(li);
+  }
+
+  function requestUrl() {
+    const q = new URLSearchParams({ stream: 'true', format: $('opt-format').value });
+    if ($('opt-crop').checked) q.set('crop', 'subject');
+    return `/api/v2/process?${q}`;
+  }
+
+  // Sends the photo and follows its events. Resolves with the result JSON; rejects with ApiError.
+  function send(file, onEvent) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      state.xhr = xhr;
+      let seen = 0;
+      let result = null;
+      let failure = null;
+      // Server-sent events arrive as text; each event ends with a blank line.
+      const readEvents = () => {
+        const text = xhr.responseText;
+        let end;
+        while ((end = text.indexOf('\n\n', seen)) !== -1) {
+          const block = text.slice(seen, end);
+          seen = end + 2;
+          let name = 'message';
+          const data = [];
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event:')) name = line.slice(6).trim();
+            else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+          }
+          let payload = null;
+          try {
+            payload = JSON.parse(data.join('\n'));
+          } catch (e) {
+            continue;
+          }
+          if (name === 'result') result = payload;
+          else if (name === 'error') failure = errorFromBody(500, payload, 0);
+          else onEvent(name, payload);
+        }
+      };
+      xhr.open('POST', requestUrl());
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable) {
+          setProgress(Math.round((e.loaded / e.total) * PROGRESS.uploaded), `Uploading… ${Math.round((100 * e.loaded) / e.total)} %`);
+        }
+      };
+      xhr.upload.onload = () => onEvent('uploaded', {});
+      xhr.onprogress = () => {
+        if (xhr.status === 200) readEvents();
+      };
+      xhr.onload = () => {
+        state.xhr = null;
+        if (xhr.status !== 200) {
+          let body = null;
+          try {
+            body = JSON.parse(xhr.responseText);
+          } catch (e) {
+            body = null;
+          }
+          reject(errorFromBody(xhr.status, body, Number(xhr.getResponseHeader('Retry-After')) || 0));
+          return;
+        }
+        readEvents();
+        if (failure) reject(failure);
+        else if (result) resolve(result);
+        else reject(new ApiError(500, 'internal', 'The answer ended before the result.'));
+      };
+      xhr.onerror = () => {
+        state.xhr = null;
+        reject(new ApiError(0, 'network', 'network error'));
+      };
+      const form = new FormData();
+      form.append('image', file, file.name || 'photo');
+      xhr.send(form);
+    });
+  }
+
+  function errorFromBody(status, body, retryAfter) {
+    const e = body && body.error;
+    if (e && e.code) return new ApiError(status, e.code, e.message || '', retryAfter);
+    return new ApiError(status, status >= 500 ? 'internal' : 'bad_request', `The service answered ${status}.`, retryAfter);
+  }
+
+  async function process(file) {
+    if (!file || state.busy) return;
+    hideError();
+    const limits = state.status || {};
+    if (limits.max_body_bytes && file.size > limits.max_body_bytes) {
+      state.file = null;
+      showError(new ApiError(413, 'payload_too_large', ''));
+      return;
+    }
+    state.busy = true;
+    state.file = file;
+    document.body.dataset.busy = 'true';
+    $('file-input').disabled = true;
+    revokeUrls();
+    $('results').hidden = true;
+    $('work').hidden = false;
+    $('work-verb').textContent = 'Working on';
+    $('work-name').textContent = file.name || 'your photo';
+    const preview = $('work-preview');
+    preview.hidden = false;
+    preview.onerror = () => { preview.hidden = true; };  // TIFF and BMP may not display
+    preview.src = keepUrl(URL.createObjectURL(file));
+    $('stages').replaceChildren();
+    setProgress(0, 'Uploading…');
+    const started = performance.now();
+    let effectsDone = 0;
+    let segmentTimer = null;
+    const stopSegmentTimer = () => {
+      if (segmentTimer) clearInterval(segmentTimer);
+      segmentTimer = null;
+    };
+    try {
+      const result = await send(file, (name, data) => {
+        switch (name) {
+          case 'uploaded':
+            setProgress(PROGRESS.uploaded, 'Uploaded · waiting for the service…');
+            break;
+          case 'queued':
+            setProgress(PROGRESS.queued, data.position > 0 ? `In the queue · ${data.position} ahead` : 'Starting…');
+            addStage(data.cold_start ? 'Queued (the model is still loading)' : data.position > 0 ? `Queued behind ${data.position}` : 'Queued');
+            break;
+          case 'decoded': {
+            setProgress(PROGRESS.decoded, 'Finding the subject…');
+            addStage(`Decoded ${data.width} × ${data.height}`);
+            const t0 = performance.now();
+            segmentTimer = setInterval(() => {
+              $('progress-text').textContent = `Finding the subject… ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+            }, 200);
+            break;
+          }
+          case 'segmented':
+            stopSegmentTimer();
+            setProgress(PROGRESS.segmented, 'Making the pictures…');
+            addStage(`Subject found in ${formatMs(data.ms)}`);
+            break;
+          case 'effect': {
+            effectsDone += 1;
+            const total = EFFECTS.length;
+            const step = (PROGRESS.result - PROGRESS.segmented) / (total + 1);
+            setProgress(Math.round(PROGRESS.segmented + effectsDone * step), `Making the pictures… ${effectsDone} of ${total}`);
+            addStage(`${titleOf(data.effect)} ready`);
+            break;
+          }
+          default:
+            break;
+        }
+      });
+      stopSegmentTimer();
+      const seconds = (performance.now() - started) / 1000;
+      setProgress(PROGRESS.result, `Done in ${seconds.toFixed(1)} s`);
+      addStage('Done');
+      $('work-verb').textContent = 'Finished';
+      showResults(file, result);
+    } catch (err) {
+      stopSegmentTimer();
+      setProgress($('progress').value, 'Stopped');
+      $('work').hidden = true;
+      showError(err);
+    } finally {
+      state.busy = false;
+      document.body.dataset.busy = 'false';
+      $('file-input').disabled = false;
+      $('file-input').value = '';
+    }
+  }
+
+  function titleOf(id) {
+    const e = EFFECTS.find((x) => x.id === id);
+    return e ? e.title : id;
+  }
+
+  // ---- Results ---------------------------------------------------------------------------------
+
+  function base64ToBlob(data, mime) {
+    const bytes = atob(data);
+    const out = new Uint8Array(bytes.length);
+    for (let i = 0; i < bytes.length; i++) out[i] = bytes.charCodeAt(i);
+    return new Blob([out], { type: mime });
+  }
+
+  function showResults(file, result) {
+    const grid = $('result-grid');
+    grid.replaceChildren();
+    $('share-out').hidden = true;
+    const stem = (file.name || 'photo').replace(/\.[^.]*$/, '') || 'photo';
+    const canShare = Boolean(state.status && state.status.share_store);
+    for (const effect of EFFECTS) {
+      const out = result.outputs && result.outputs[effect.id];
+      if (!out) continue;
+      const blob = base64ToBlob(out.data, out.mime);
+      const url = keepUrl(URL.createObjectURL(blob));
+      const node = $('result-template').content.firstElementChild.cloneNode(true);
+      node.dataset.effect = effect.id;
+      const img = node.querySelector('img');
+      img.src = url;
+      img.alt = `${file.name || 'The photo'} ${effect.alt}`;
+      img.width = result.width;
+      img.height = result.height;
+      // The frame takes the picture's shape (within reason), so landscape photos are not letterboxed.
+      node.querySelector('.checker').style.aspectRatio = String(Math.min(2, Math.max(0.5, result.width / result.height)));
+      node.querySelector('.result-name').textContent = effect.title;
+      node.querySelector('.result-size').textContent = `${formatBytes(out.bytes)} · ${MIME_EXTENSION[out.mime] || out.mime}`;
+      const link = node.querySelector('a.download');
+      link.href = url;
+      link.download = `${stem}-${effect.id}.${MIME_EXTENSION[out.mime] || 'bin'}`;
+      link.setAttribute('aria-label', `Download the ${effect.title.toLowerCase()} (${link.download})`);
+      const share = node.querySelector('button.share');
+      share.hidden = !canShare;
+      share.setAttribute('aria-label', `Share the ${effect.title.toLowerCase()}`);
+      share.addEventListener('click', () => shareImage(blob, share));
+      grid.appendChild(node);
+    }
+    const t = result.timings_ms || {};
+    $('results-summary').textContent =
+      `${result.width} × ${result.height} · subject found in ${formatMs(t.inference)} · ${formatMs(t.total)} on the server` +
+      (result.cold_start ? ' (the model was starting)' : '');
+    $('results').hidden = false;
+    $('results-title').focus({ preventScroll: true });
+    $('results').scrollIntoView({ behavior: 'smooth', block: 'start' });
+  }
+
+  async function shareImage(blob, button) {
+    button.disabled = true;
+    try {
+      const r = await fetch('/api/v2/share-image', { method: 'POST', body: blob, headers: { 'Content-Type': blob.type } });
+      let body = null;
+      try {
+        body = await r.json();
+      } catch (e) {
+        body = null;
+      }
+      if (r.status !== 201 || !body || !body.url) {
+        throw errorFromBody(r.status, body, Number(r.headers.get('Retry-After')) || 0);
+      }
+      const url = new URL(body.url, window.location.href).href;
+      $('share-url').value = url;
+      $('share-out').hidden = false;
+      $('share-url').focus();
+      $('share-url').select();
+    } catch (err) {
+      showError(err instanceof ApiError ? err : new ApiError(0, 'network', 'network error'));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ---- Helpers ---------------------------------------------------------------------------------
+
+  function keepUrl(url) {
+    state.urls.push(url);
+    return url;
+  }
+
+  function revokeUrls() {
+    for (const u of state.urls) URL.revokeObjectURL(u);
+    state.urls = [];
+  }
+
+  function sleep(ms) {
+    return new Promise((r) => setTimeout(r, ms));
+  }
+
+  function formatBytes(n) {
+    if (n >= 1 << 20) return `${formatNumber(n / (1 << 20))} MB`;
+    if (n >= 1 << 10) return `${Math.round(n / (1 << 10))} KB`;
+    return `${n} bytes`;
+  }
+
+  function formatNumber(x) {
+    return Number.isInteger(x) ? String(x) : x.toFixed(1);
+  }
+
+  function formatMs(ms) {
+    if (typeof ms !== 'number') return '—';
+    return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`;
+  }
+
+  // ---- Wiring ----------------------------------------------------------------------------------
+
+  function firstImage(items) {
+    for (const f of items || []) if (f && f.type !== undefined) return f;
+    return null;
+  }
+
+  function start() {
+    const input = $('file-input');
+    input.addEventListener('change', () => process(input.files[0]));
+    const zone = $('drop-zone');
+    zone.addEventListener('dragover', (e) => {
+      e.preventDefault();
+      zone.classList.add('dragging');
+    });
+    zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
+    zone.addEventListener('drop', (e) => {
+      e.preventDefault();
+      zone.classList.remove('dragging');
+      process(firstImage(e.dataTransfer.files));
+    });
+    // Dropping anywhere else would navigate away from the page.
+    window.addEventListener('dragover', (e) => e.preventDefault());
+    window.addEventListener('drop', (e) => e.preventDefault());
+    document.addEventListener('paste', (e) => {
+      const file = firstImage(e.clipboardData && e.clipboardData.files);
+      if (file) process(file);
+    });
+    $('error-dismiss').addEventListener('click', hideError);
+    $('error-retry').addEventListener('click', () => {
+      hideError();
+      process(state.file);
+    });
+    $('share-copy').addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText($('share-url').value);
+        $('share-copy').textContent = 'Copied';
+      } catch (e) {
+        $('share-url').select();
+      }
+    });
+    $('results-title').tabIndex = -1;
+    warmUp();
+  }
+
+  document.addEventListener('DOMContentLoaded', start);
+})();
