@@ -28,6 +28,7 @@ DEBIAN_PACKAGES=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev libssl-dev libbrotli-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-onnx python3-numpy time imagemagick
+  libhiredis-dev redis-server nginx
   nodejs npm chromium fonts-dejavu-core
 )
 

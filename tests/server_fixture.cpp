@@ -111,6 +111,11 @@ ServerProcess::ServerProcess(ServerOptions options) {
   bool has_port = false;
   for (const auto& a : options.args) has_port = has_port || a == "--port" || a.rfind("--port=", 0) == 0;
   if (!has_port) args.insert(args.end(), {"--port", "0"});
+  // Each server keeps its data (the file share store) in its own temp dir unless told otherwise.
+  bool has_data_dir = false;
+  for (const auto& a : options.args) has_data_dir = has_data_dir || a.rfind("--data-dir", 0) == 0;
+  for (const auto& [k, v] : options.env) has_data_dir = has_data_dir || k == "CUTOUT_DATA_DIR";
+  if (!has_data_dir) args.insert(args.end(), {"--data-dir", (dir_.path() / "data").string()});
   args.insert(args.end(), options.args.begin(), options.args.end());
   pid_ = spawn(args, options.env, dir_.path() / "stdout.log", dir_.path() / "stderr.log");
   try {

@@ -1,9 +1,9 @@
 // TEST-ONLY: runs the real `cutout serve` binary for end-to-end tests, the way cpp-httplib's own
 // tests do: a real server on localhost, a real client talking to it.
 //
-// ServerProcess starts `cutout serve --host 127.0.0.1 --port 0 <args>` in a clean environment (no
-// CUTOUT_*, PORT or GOOGLE_CLOUD_PROJECT from the caller, plus the given variables), with stdout and
-// stderr captured into files, reads the bound port from the "listening" log line, and waits for
+// ServerProcess starts `cutout serve --host 127.0.0.1 --port 0 --data-dir <its temp dir> <args>`
+// in a clean environment (no CUTOUT_*, PORT or GOOGLE_CLOUD_PROJECT from the caller, plus the given
+// variables), with stdout and stderr captured into files, reads the bound port from the "listening" log line, and waits for
 // /healthz (and /readyz, unless told not to). Its destructor kills the server if it still runs.
 //
 // Thread-safety: the const functions (port, client, log reading, wait_ready) may be called from any

@@ -118,15 +118,22 @@
     }
   }
 
-  function showError(err) {
+  // `retryable`: the error is about processing state.file, so it may be sent again (by the
+  // button, or after a 429's countdown). A refused share is only explained.
+  function showError(err, retryable = true) {
     clearRetry();
     const [title, message] = explain(err);
     $('error').dataset.code = err.code || 'unknown';
     $('error-title').textContent = title;
     $('error-message').textContent = message;
-    $('error-retry').hidden = !state.file || !['overloaded', 'timeout', 'network', 'internal'].includes(err.code);
+    retryable = retryable && Boolean(state.file) && ['overloaded', 'timeout', 'network', 'internal'].includes(err.code);
+    $('error-retry').hidden = !retryable;
     $('error').hidden = false;
-    if (err.code === 'overloaded') startRetryCountdown(Math.max(1, err.retryAfter || 5));
+    if (err.code === 'overloaded') {
+      const seconds = Math.max(1, err.retryAfter || 5);
+      if (retryable) startRetryCountdown(seconds);
+      else $('error-message').textContent = `${message} Try again in ${seconds} s.`;
+    }
   }
 
   // 429: count down from Retry-After, then send the same photo again.
@@ -411,7 +418,7 @@
       $('share-url').focus();
       $('share-url').select();
     } catch (err) {
-      showError(err instanceof ApiError ? err : new ApiError(0, 'network', 'network error'));
+      showError(err instanceof ApiError ? err : new ApiError(0, 'network', 'network error'), false);
     } finally {
       button.disabled = false;
     }

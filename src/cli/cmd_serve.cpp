@@ -19,6 +19,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/service.h"
+#include "server/share_store.h"
 
 namespace cutout::cli {
 namespace {
@@ -37,8 +38,32 @@ void apply_cloud_run_port(ServeConfig& config, const CLI::App& cmd) {
   }
 }
 
+// The share store of the configuration: "none" -> null; default file:<data dir>/shares.
+std::unique_ptr<server::ShareStore> open_configured_share_store(ServeConfig& config) {
+  if (config.share_ttl_s > config.share_max_ttl_s) {
+    throw Error(ErrorCode::kInvalidArgument, "--share-ttl-s is over --share-max-ttl-s");
+  }
+  if (config.share_store == "none") return nullptr;
+  if (config.data_dir.empty()) {
+    const char* xdg = std::getenv("XDG_DATA_HOME");
+    const char* home = std::getenv("HOME");
+    config.data_dir = xdg && *xdg ? std::string(xdg) + "/cutout"
+                      : home && *home ? std::string(home) + "/.local/share/cutout"
+                                      : std::string("cutout-data");
+  }
+  if (config.share_store.empty()) config.share_store = "file:" + config.data_dir + "/shares";
+  try {
+    return server::open_share_store(config.share_store);
+  } catch (const std::invalid_argument& e) {
+    throw Error(ErrorCode::kInvalidArgument, e.what());
+  } catch (const server::ShareStoreError& e) {
+    throw Error(ErrorCode::kInvalidArgument, std::string("cannot open the share store: ") + e.what());
+  }
+}
+
 int run_serve(ServeConfig config, const CLI::App& cmd) {
   apply_cloud_run_port(config, cmd);
+  std::unique_ptr<server::ShareStore> share = open_configured_share_store(config);
   // Validate before anything starts.
   ModelChoice choice;
   choice.model = config.model;
@@ -82,7 +107,17 @@ int run_serve(ServeConfig config, const CLI::App& cmd) {
   server::Engine engine(engine_options, [&](server::ModelStatus s, double ms, const std::string& detail) {
     if (service) service->on_model_status(s, ms, detail);
   });
-  service = std::make_unique<server::Service>(config, engine, metrics, logger);
+  if (share) {
+    // Expired shares and a crashed process's temp files go before the first request; a Redis that
+    // is not up yet is retried by the periodic sweeper.
+    try {
+      const int swept = share->sweep();
+      logger.info("share store", {{"store", share->kind()}, {"spec", config.share_store}, {"swept", swept}});
+    } catch (const server::ShareStoreError& e) {
+      logger.warning("share store not reachable yet", {{"store", share->kind()}, {"error", e.what()}});
+    }
+  }
+  service = std::make_unique<server::Service>(config, engine, metrics, logger, std::move(share));
 
   server::HttpServerOptions http;
   http.host = config.host;
@@ -172,6 +207,24 @@ void add_serve_command(CLI::App& app, int& exit_status) {
       ->envname("GOOGLE_CLOUD_PROJECT");
   cmd->add_option("--price-per-hour", c.price_per_hour, "instance price in USD per hour (cost per image)")
       ->envname("CUTOUT_PRICE_PER_HOUR")->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--data-dir", c.data_dir, "where the default file share store lives")
+      ->envname("CUTOUT_DATA_DIR");
+  cmd->add_option("--share-store", c.share_store, "file:DIR, redis://host:port/db or none (default file:DATA_DIR/shares)")
+      ->envname("CUTOUT_SHARE_STORE");
+  cmd->add_option("--share-max-bytes", c.share_max_bytes, "largest shared image")
+      ->envname("CUTOUT_SHARE_MAX_BYTES")->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))->capture_default_str();
+  cmd->add_option("--share-ttl-s", c.share_ttl_s, "default lifetime of a shared image, seconds")
+      ->envname("CUTOUT_SHARE_TTL_S")->check(CLI::Range(int64_t{1}, int64_t{10} * 365 * 86400))->capture_default_str();
+  cmd->add_option("--share-max-ttl-s", c.share_max_ttl_s, "longest lifetime a client may ask for, seconds")
+      ->envname("CUTOUT_SHARE_MAX_TTL_S")->check(CLI::Range(int64_t{1}, int64_t{10} * 365 * 86400))->capture_default_str();
+  cmd->add_option("--share-rate-per-minute", c.share_rate_per_minute, "share uploads per client address (0: no limit)")
+      ->envname("CUTOUT_SHARE_RATE_PER_MINUTE")->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  cmd->add_option("--share-sweep-interval-s", c.share_sweep_interval_s, "how often expired shares are removed")
+      ->envname("CUTOUT_SHARE_SWEEP_INTERVAL_S")->check(CLI::Range(1, 86400))->capture_default_str();
+  cmd->add_flag("--trust-forwarded-for", c.trust_forwarded_for, "client address from X-Forwarded-For (behind a proxy)")
+      ->envname("CUTOUT_TRUST_FORWARDED_FOR");
+  cmd->add_option("--public-url", c.public_url, "base URL of share links (default: from the Host header)")
+      ->envname("CUTOUT_PUBLIC_URL");
   cmd->add_option("--web-dir", c.web_dir, "serve the page from this folder, not the embedded copy (development)")
       ->envname("CUTOUT_WEB_DIR")->check(CLI::ExistingDirectory);
   cmd->callback([config, cmd, &exit_status] {

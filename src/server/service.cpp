@@ -78,9 +78,11 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& metrics, Logger& logger)
+Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& metrics, Logger& logger,
+                 std::unique_ptr<ShareStore> share)
     : config_(config), engine_(engine), metrics_(metrics), logger_(logger),
-      process_start_s_(process_start_time_seconds()) {
+      process_start_s_(process_start_time_seconds()), share_(std::move(share)),
+      share_limiter_(config.share_rate_per_minute) {
   auto bind = [this](HttpResponse (Service::*fn)(HttpRequest&, RequestInfo&)) {
     return [this, fn](HttpRequest& r, RequestInfo& i) { return (this->*fn)(r, i); };
   };
@@ -92,6 +94,20 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
   routes_[{"GET", "/metrics"}] = bind(&Service::metrics);
   routes_[{"GET", "/"}] = bind(&Service::page);
   routes_[{"GET", "/dashboard"}] = bind(&Service::page);
+  routes_[{"GET", "/static/{file}"}] = bind(&Service::page);
+  if (share_) {
+    routes_[{"POST", "/api/v2/share-image"}] = bind(&Service::share_image);
+    routes_[{"GET", "/s/{id}"}] = bind(&Service::shared_get);
+    routes_[{"DELETE", "/s/{id}"}] = bind(&Service::shared_delete);
+    const std::string store = share_->kind();
+    metrics_.gauge_callback("cutout_share_objects", "Shared images in the store",
+                            [this] { return static_cast<double>(share_stats().objects); }, {{"store", store}});
+    metrics_.gauge_callback("cutout_share_bytes", "Bytes of the shared images in the store",
+                            [this] { return static_cast<double>(share_stats().bytes); }, {{"store", store}});
+    metrics_.counter("cutout_share_store_errors_total", "Share store operations that failed", {{"store", store}});
+    metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "share_rate_limited"}});
+    share_sweeper_ = std::jthread([this](std::stop_token stop) { sweep_shares_every(stop); });
+  }
 
   // Scrape-time gauges.
   metrics_.gauge_callback("cutout_queue_depth", "Process requests waiting for inference",
@@ -130,18 +146,19 @@ HttpResponse Service::handle(HttpRequest& request) {
   const auto start = Clock::now();
   RequestInfo info;
   info.request_id = make_request_id(request.header("X-Request-Id"));
-  auto route = routes_.find({request.method, request.path});
-  if (route == routes_.end() && request.method == "GET" && request.path.rfind("/static/", 0) == 0) {
-    route = routes_.find({"GET", "/"});  // the static files share the page's handler
-  }
-  info.endpoint = route == routes_.end() ? "other" : request.path.rfind("/static/", 0) == 0 ? "/static" : request.path;
+  // Paths with a variable part are routed, and labelled in metrics, by their pattern.
+  const std::string key = request.path.rfind("/static/", 0) == 0 ? "/static/{file}"
+                          : request.path.rfind("/s/", 0) == 0   ? "/s/{id}"
+                                                                : request.path;
+  auto route = routes_.find({request.method, key});
+  info.endpoint = route == routes_.end() ? "other" : key == "/static/{file}" ? "/static" : key;
   HttpResponse response;
   try {
     if (route == routes_.end()) {
       bool path_known = false;
-      for (const auto& [key, fn] : routes_) path_known = path_known || key.second == request.path;
+      for (const auto& [route_key, fn] : routes_) path_known = path_known || route_key.second == key;
       if (path_known) {
-        info.endpoint = request.path;
+        info.endpoint = key;
         response = error_response({405, "method_not_allowed", request.method + " is not allowed on " + request.path, 0},
                                   info);
       } else {
@@ -307,7 +324,7 @@ nlohmann::json Service::status_json() const {
           {"queue_limit", engine_.queue_limit()},
           {"in_flight", engine_.in_flight()},
           {"version", CUTOUT_VERSION},
-          {"share_store", false},  // no share store yet: the page hides its Share button
+          {"share_store", share_ != nullptr},  // the page shows its Share button when true
           {"max_body_bytes", config_.max_body_bytes},
           {"max_pixels", config_.max_pixels},
           {"price_per_hour", config_.price_per_hour}};

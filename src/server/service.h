@@ -10,14 +10,19 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "server/api_error.h"
 #include "server/engine.h"
 #include "server/http_server.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/rate_limiter.h"
 #include "server/serve_config.h"
+#include "server/share_store.h"
 
 namespace cutout::server {
 
@@ -38,7 +43,10 @@ struct RequestInfo {
 
 class Service {
  public:
-  Service(const ServeConfig& config, Engine& engine, MetricsRegistry& metrics, Logger& logger);
+  // `share`: the share store, or null when sharing is off (its endpoints then answer 404).
+  Service(const ServeConfig& config, Engine& engine, MetricsRegistry& metrics, Logger& logger,
+          std::unique_ptr<ShareStore> share = nullptr);
+  ~Service();
 
   HttpResponse handle(HttpRequest& request);
   // For oversize bodies, which the transport refuses before any handler runs.
@@ -59,6 +67,9 @@ class Service {
   HttpResponse metrics(HttpRequest&, RequestInfo&);
   HttpResponse page(HttpRequest&, RequestInfo&);  // GET /, /dashboard and /static/<file>
   HttpResponse process(HttpRequest&, RequestInfo&);  // process_handler.cpp
+  HttpResponse share_image(HttpRequest&, RequestInfo&);  // share_handler.cpp
+  HttpResponse shared_get(HttpRequest&, RequestInfo&);
+  HttpResponse shared_delete(HttpRequest&, RequestInfo&);
 
   HttpResponse error_response(const ApiError& error, RequestInfo& info);
   // Access log and metrics of a finished request (`status` as counted; `sent_status` as sent).
@@ -68,6 +79,12 @@ class Service {
   nlohmann::json status_json() const;
   // Observes a finished process request's stages (seconds) in the stage histogram.
   void observe_stages(const StageTimings& timings, double queue_ms);
+  // Sharing (share_handler.cpp): the store's figures for the gauges (cached a second: a Redis
+  // round trip per scrape is enough), the periodic sweep, and the client address for rate limits.
+  ShareStoreStats share_stats();
+  void sweep_shares_every(std::stop_token stop);
+  void share_store_failed(const char* operation, const ShareStoreError& e);
+  std::string client_address(const HttpRequest& request) const;
 
   const ServeConfig& config_;
   Engine& engine_;
@@ -78,6 +95,12 @@ class Service {
   std::atomic<double> cold_start_ms_{-1};
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   const double process_start_s_;
+  std::unique_ptr<ShareStore> share_;
+  RateLimiter share_limiter_;
+  std::mutex share_stats_mutex_;
+  ShareStoreStats share_stats_;
+  std::chrono::steady_clock::time_point share_stats_at_{};
+  std::jthread share_sweeper_;  // last: stopped and joined first
 
   friend class ProcessHandler;
 };

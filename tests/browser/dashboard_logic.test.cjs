@@ -1,11 +1,11 @@
-// Unit tests of the dashboard's pure functions (web/dashboard.js): Prometheus parsing, histogram
-// quantiles, the 5-minute window, cost per image and alert states.
+// Unit tests of the dashboard's pure functions (web/dashboard_figures.js): Prometheus parsing,
+// histogram quantiles, the 5-minute window, cost per image and alert states.
 // Run: node --test tests/browser/dashboard_logic.test.cjs
 'use strict';
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const d = require('../../web/dashboard.js');
+const d = require('../../web/dashboard_figures.js');
 
 const close = (actual, expected, tolerance = 1e-9) =>
   assert.ok(Math.abs(actual - expected) <= tolerance, `${actual} is not within ${tolerance} of ${expected}`);

@@ -5,6 +5,7 @@
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const fs = require('node:fs');
+const os = require('node:os');
 const { chromium } = require('playwright-core');
 
 const root = path.resolve(__dirname, '..', '..');
@@ -26,8 +27,10 @@ function evalPhoto(name) {
 
 // Starts `cutout serve --port 0` and resolves once it listens (and, unless waitReady is false,
 // once /readyz answers 200). The port comes from the "listening" log line.
+// Each server keeps its data (the file share store) in a temp dir of its own, removed at stop().
 async function startServer({ args = [], waitReady = true, timeoutMs = 60000 } = {}) {
-  const child = spawn(cutoutBinary(), ['serve', '--host', '127.0.0.1', '--port', '0', ...args], {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cutout-data-'));
+  const child = spawn(cutoutBinary(), ['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs = [];
@@ -75,6 +78,7 @@ async function startServer({ args = [], waitReady = true, timeoutMs = 60000 } = 
       const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
       const result = await done;
       clearTimeout(timer);
+      fs.rmSync(dataDir, { recursive: true, force: true });
       return result;
     },
   };

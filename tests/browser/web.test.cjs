@@ -88,7 +88,7 @@ test('the page warms the service, processes a photo through every stage and offe
     for (const f of figures) {
       assert.deepEqual([f.w, f.h], [PHOTO_SIZE.width, PHOTO_SIZE.height], f.effect);
       assert.match(f.alt, /^person1\.jpg /, f.effect);
-      assert.equal(f.shareHidden, true, 'no share store: no Share button');
+      assert.equal(f.shareHidden, false, 'the server has a share store: a Share button');
       assert.equal(f.download, `person1-${f.effect}.png`);
     }
     // The cut-out is transparent where the background was: the checkerboard shows through.
@@ -117,6 +117,16 @@ test('the page warms the service, processes a photo through every stage and offe
     assert.deepEqual(png.subarray(0, 8), PNG_SIGNATURE);
     assert.equal(png.readUInt32BE(16), PHOTO_SIZE.width);
     assert.equal(png.readUInt32BE(20), PHOTO_SIZE.height);
+
+    // Share the pop art: a link appears, and it serves exactly the bytes that were downloaded.
+    await page.click('#result-grid figure[data-effect="popart"] button.share');
+    await page.waitForSelector('#share-out:not([hidden])');
+    const link = await page.inputValue('#share-url');
+    assert.match(link, new RegExp(`^${server.url}/s/[A-Za-z0-9_-]{22}$`));
+    const shared = await fetch(link);
+    assert.equal(shared.status, 200);
+    assert.equal(shared.headers.get('content-type'), 'image/png');
+    assert.deepEqual(Buffer.from(await shared.arrayBuffer()), png);
     assert.deepEqual(problems, []);
   } finally {
     await context.close();
@@ -193,7 +203,7 @@ test('keyboard, labels and a phone-sized screen', async () => {
 
 test('an overloaded service answers 429: the page counts down from Retry-After and retries', async () => {
   // No waiting room: one inference at a time, any other request is refused at once.
-  const busy = await startServer({ args: ['--queue-limit', '0'] });
+  const busy = await startServer({ args: ['--queue-limit', '0', '--share-store', 'none'] });
   const { context, page, problems } = await openPage({ width: 1280, height: 900 }, busy.url);
   try {
     await page.waitForSelector('#model-state[data-state="ready"]');
@@ -224,6 +234,8 @@ test('an overloaded service answers 429: the page counts down from Retry-After a
     await outside;
     await page.waitForSelector('#results:not([hidden])', { timeout: 60000 });
     assert.equal(await page.isHidden('#error'), true);
+    // This server has no share store: no Share buttons.
+    assert.equal(await page.$$eval('#result-grid button.share', (b) => b.filter((x) => !x.hidden).length), 0);
     assert.deepEqual(problems.filter((p) => !/status of 429/.test(p)), []);
   } finally {
     await context.close();
