@@ -208,23 +208,9 @@ HttpResponse Service::payload_too_large(HttpRequest& request) {
       {413, "payload_too_large", "request body over " + std::to_string(config_.max_body_bytes) + " bytes", 0}, info);
   response.headers.emplace_back("X-Request-Id", info.request_id);
   HttpRequestLog http = request_log(request);
-  const std::string trace = request.header("X-Cloud-Trace-Context");
-  if (!info.stream) {
-    http.status = response.status;
-    http.response_size = response.body.size();
-    finish(http, trace, response.status, info, start);
-    return response;
-  }
-  // The log line and the metrics of a stream are written when its last event is.
-  response.content_type = "text/event-stream";
-  response.stream = [this, http, trace, start, shared = std::make_shared<RequestInfo>(std::move(info))](
-                        EventSink& sink) mutable {
-    CountingSink counted(sink);
-    shared->stream(counted, *shared);
-    http.status = 200;
-    http.response_size = counted.bytes;
-    finish(http, trace, shared->outcome_status, *shared, start);
-  };
+  http.status = response.status;
+  http.response_size = response.body.size();
+  finish(http, request.header("X-Cloud-Trace-Context"), response.status, info, start);
   return response;
 }
 
