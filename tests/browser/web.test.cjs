@@ -243,14 +243,26 @@ test('an overloaded service answers 429: the page counts down from Retry-After a
   }
 });
 
-test('a model that failed to load is shown, and photos get a clear refusal', async () => {
+test('a failed model, too many bytes and too many pixels: each gets its own clear message', async () => {
   const bogus = tempFile('not_a_model.onnx', Buffer.from('this is not an ONNX model'));
-  const broken = await startServer({ args: ['--model', bogus], waitReady: false });
+  // Limits that the eval photos straddle: person1.jpg has 283,623 bytes, sheep.jpg 254,352 bytes
+  // and 270,000 pixels, teddy.jpg 35,784 bytes and 113,032 pixels.
+  const broken = await startServer({
+    args: ['--model', bogus, '--max-body-bytes', '270000', '--max-pixels', '200000'],
+    waitReady: false,
+  });
   const { context, page } = await openPage({ width: 1280, height: 900 }, broken.url);
   try {
     await page.waitForSelector('#model-state[data-state="failed"]');
     assert.match(await page.textContent('#model-state'), /failed/);
+    assert.equal(await page.textContent('#limit-bytes'), '264 KB', 'the page states the server\'s limits');
     await page.setInputFiles('#file-input', PHOTO);
+    await page.waitForSelector('#error[data-code="payload_too_large"]:not([hidden])');
+    assert.match(await page.textContent('#error'), /too large.*up to 264 KB/s);
+    await page.setInputFiles('#file-input', evalPhoto('grabcut/images/sheep.jpg'));
+    await page.waitForSelector('#error[data-code="image_too_large"]:not([hidden])');
+    assert.match(await page.textContent('#error'), /too many pixels.*up to 0\.2 megapixels/s);
+    await page.setInputFiles('#file-input', evalPhoto('grabcut/images/teddy.jpg'));
     await page.waitForSelector('#error[data-code="not_ready"]:not([hidden])');
     assert.match(await page.textContent('#error'), /model is not available/);
   } finally {
