@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "core/pixel_math.h"
 
 namespace cutout {
 namespace {
@@ -106,6 +107,21 @@ TEST(CutOutInPlace, SameAsCutOut) {
   EXPECT_EQ(cv::norm(in_place, expected, cv::NORM_INF), 0);
   cv::Mat rgb(7, 9, CV_8UC3);
   EXPECT_THROW(cut_out_in_place(rgb, matte), Error);
+}
+
+}  // namespace
+}  // namespace cutout
+
+namespace cutout {
+namespace {
+
+// The division-free x / 255 is exactly the rounded quotient for every product of two 8-bit values.
+TEST(PixelMath, MulDiv255IsExactForEveryPairOfBytes) {
+  for (uint32_t a = 0; a <= 255; ++a) {
+    for (uint32_t b = 0; b <= 255; ++b) {
+      ASSERT_EQ(mul_div255(a * b), (a * b * 2 + 255) / 510) << a << " * " << b;
+    }
+  }
 }
 
 }  // namespace

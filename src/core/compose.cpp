@@ -8,6 +8,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "core/pixel_math.h"
 
 namespace cutout {
 namespace {
@@ -18,9 +19,6 @@ int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
 }
-
-// x * a / 255, rounded, exact for 8-bit operands.
-inline uint32_t mul_div255(uint32_t x) { return (x + 128 + ((x + 128) >> 8)) >> 8; }
 
 void check_inputs(const cv::Mat& image, const cv::Mat& matte) {
   if (image.depth() != CV_8U || (image.channels() != 3 && image.channels() != 4)) {

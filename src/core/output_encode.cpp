@@ -3,12 +3,10 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "core/pixel_math.h"
 
 namespace cutout {
 namespace {
-
-// x * a / 255, rounded.
-inline uint32_t mul_div255(uint32_t x) { return (x + 128 + ((x + 128) >> 8)) >> 8; }
 
 std::array<uint8_t, 4> over(const std::array<uint8_t, 4>& c, Rgba bg) {
   const uint32_t a = c[3];
