@@ -196,6 +196,9 @@
     setText('queue-depth', latest.queueDepth === null ? DASH : `${latest.queueDepth}${limit}`);
     setText('in-flight', latest.inFlight === null ? DASH : String(latest.inFlight));
     setText('memory', formatBytes(latest.residentBytes));
+    const share = latest.share;
+    setText('share-objects', share ? `${share.objects ?? DASH} · ${formatBytes(share.bytes)} (${share.store})` : 'sharing off');
+    setText('share-errors', share ? String(share.errors) : DASH);
     const gpu = latest.gpu;
     const gpuRatio = gpuMemoryRatio(gpu);
     if (gpu) {

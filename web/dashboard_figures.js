@@ -183,6 +183,7 @@
     const coldStartMs = statusNumber('cold_start_ms'); // -1 until ready
     const gpuTotal = gaugeValue(samples, 'cutout_gpu_memory_total_bytes');
     const gpuUtil = matching(samples, 'cutout_gpu_utilization_ratio');
+    const shareObjects = matching(samples, 'cutout_share_objects');
     return {
       t: nowMs,
       startTime,
@@ -223,6 +224,15 @@
               utilization: gpuUtil.length ? gpuUtil.reduce((a, s) => a + s.value, 0) / gpuUtil.length : null,
             }
           : null,
+      // Shared images, when the server has a share store (null: sharing is off).
+      share: shareObjects.length
+        ? {
+            store: shareObjects[0].labels.store || null,
+            objects: gaugeValue(samples, 'cutout_share_objects'),
+            bytes: gaugeValue(samples, 'cutout_share_bytes'),
+            errors: sumSamples(samples, 'cutout_share_store_errors_total'),
+          }
+        : null,
       queueLimit: statusNumber('queue_limit'),
       model: status ? status.model : null,
       provider: status ? status.provider : null,
@@ -368,7 +378,9 @@
   function formatBytes(bytes) {
     if (bytes === null || bytes === undefined) return DASH;
     const GiB = 1024 ** 3;
-    return bytes >= GiB ? `${(bytes / GiB).toFixed(2)} GiB` : `${Math.round(bytes / 1024 ** 2)} MiB`;
+    if (bytes >= GiB) return `${(bytes / GiB).toFixed(2)} GiB`;
+    if (bytes >= 1024 ** 2) return `${Math.round(bytes / 1024 ** 2)} MiB`;
+    return bytes >= 1024 ? `${Math.round(bytes / 1024)} KiB` : `${bytes} B`;
   }
 
   function formatRate(perSecond) {

@@ -295,6 +295,17 @@ test('snapshotFromScrape: GPU metrics when present', () => {
   assert.equal(d.alertStates({ warmP95: null, coldStartRate: null, errorRate: null }, snap.gpu).gpuMemory, 'ok');
 });
 
+test('snapshotFromScrape: the share store when there is one', () => {
+  const text = [
+    'cutout_share_objects{store="redis"} 12',
+    'cutout_share_bytes{store="redis"} 3145728',
+    'cutout_share_store_errors_total{store="redis"} 2',
+  ].join('\n');
+  assert.deepEqual(d.snapshotFromScrape(d.parsePrometheus(text), null, 0).share,
+    { store: 'redis', objects: 12, bytes: 3145728, errors: 2 });
+  assert.equal(d.snapshotFromScrape(d.parsePrometheus('cutout_queue_depth 0'), null, 0).share, null);
+});
+
 test('selectWindow: falls back to since-start without process requests in the window', () => {
   const first = snapshot({ ok: 10, cold: 5, buckets: [2, 6, 10, 10], sum: 8 }, 1_100_000);
   let window = d.selectWindow([first]);
@@ -410,6 +421,8 @@ test('formatting', () => {
   assert.equal(d.formatPercent(1 / 3), '33.3 %');
   assert.equal(d.formatBytes(1422827520), '1.33 GiB');
   assert.equal(d.formatBytes(300 * 1024 * 1024), '300 MiB');
+  assert.equal(d.formatBytes(23 * 1024 + 100), '23 KiB');
+  assert.equal(d.formatBytes(512), '512 B');
   assert.equal(d.formatRate(0.2), '0.2 /s · 12 /min');
   assert.equal(d.formatUsd(0.000127), '$0.000127');
   assert.equal(d.formatUsd(5), '$5.00');

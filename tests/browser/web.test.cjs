@@ -296,6 +296,9 @@ test('the dashboard shows requests, latency and alert states after a request', a
       assert.ok(['ok', 'firing', 'no-data'].includes(s), `${id}: ${s}`);
     }
     assert.equal(await page.$eval('#alert-gpu-memory', (e) => e.dataset.state), 'no-data', 'no GPU here');
+    // The first test shared one image into this server's file store.
+    assert.match(await page.textContent('#share-objects'), /^1 · \d+ KiB \(file\)$/);
+    assert.equal(await page.textContent('#share-errors'), '0');
     assert.equal(await page.$eval('#alert-warm-p95', (e) => e.dataset.state), 'ok');
     for (const id of ['#plot-request-rate', '#plot-latency', '#plot-queue', '#plot-memory']) {
       assert.equal(await page.$$eval(`${id} svg`, (s) => s.length), 1, id);
