@@ -37,8 +37,9 @@ TEST(ShareE2E, DefaultStoreLivesInTheDataDirAndNoneTurnsSharingOff) {
     auto c = server.client();
     auto res = upload_raw(c, noise_image(21, 32));
     ASSERT_TRUE(res);
-    EXPECT_GE(res->status, 400) << res->body;
-    EXPECT_TRUE(json::parse(res->body, nullptr, false).contains("error")) << res->body;
+    expect_api_error(res, 404, "not_found");
+    EXPECT_NE(res->body.find("sharing is off"), std::string::npos) << res->body;
+    expect_api_error(c.Get("/s/abcdefghijklmnopqrstuv", ua()), 404, "not_found");
     EXPECT_FALSE(fs::exists(data.path() / "other" / "shares"));
   }
 }

@@ -95,10 +95,10 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
   routes_[{"GET", "/"}] = bind(&Service::page);
   routes_[{"GET", "/dashboard"}] = bind(&Service::page);
   routes_[{"GET", "/static/{file}"}] = bind(&Service::page);
+  routes_[{"POST", "/api/v2/share-image"}] = bind(&Service::share_image);
+  routes_[{"GET", "/s/{id}"}] = bind(&Service::shared_get);
+  routes_[{"DELETE", "/s/{id}"}] = bind(&Service::shared_delete);
   if (share_) {
-    routes_[{"POST", "/api/v2/share-image"}] = bind(&Service::share_image);
-    routes_[{"GET", "/s/{id}"}] = bind(&Service::shared_get);
-    routes_[{"DELETE", "/s/{id}"}] = bind(&Service::shared_delete);
     const std::string store = share_->kind();
     metrics_.gauge_callback("cutout_share_objects", "Shared images in the store",
                             [this] { return static_cast<double>(share_stats().objects); }, {{"store", store}});

@@ -48,6 +48,8 @@ std::string sha256_of(std::string_view s) {
   return sha256_hex({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
 }
 
+ApiError sharing_off() { return {404, "not_found", "sharing is off on this server (--share-store none)", 0}; }
+
 ApiError store_unavailable() { return {503, "store_unavailable", "the share store is not available; retry later", 1}; }
 
 }  // namespace
@@ -70,6 +72,7 @@ void Service::share_store_failed(const char* operation, const ShareStoreError& e
 }
 
 HttpResponse Service::share_image(HttpRequest& request, RequestInfo& info) {
+  if (!share_) return error_response(sharing_off(), info);
   if (const int wait_s = share_limiter_.acquire(client_address(request)); wait_s > 0) {
     metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "share_rate_limited"}}).inc();
     throw ApiException({429, "overloaded", "too many shared images from this address; retry later", wait_s});
@@ -134,6 +137,7 @@ HttpResponse Service::share_image(HttpRequest& request, RequestInfo& info) {
 }
 
 HttpResponse Service::shared_get(HttpRequest& request, RequestInfo& info) {
+  if (!share_) return error_response(sharing_off(), info);
   const std::string id = request.path.substr(3);
   // Anything that is not an id never reaches the store (no paths, no odd keys).
   if (!is_share_id(id)) return error_response(not_found("no such shared image"), info);
@@ -163,6 +167,7 @@ HttpResponse Service::shared_get(HttpRequest& request, RequestInfo& info) {
 }
 
 HttpResponse Service::shared_delete(HttpRequest& request, RequestInfo& info) {
+  if (!share_) return error_response(sharing_off(), info);
   const std::string id = request.path.substr(3);
   if (!is_share_id(id)) return error_response(not_found("no such shared image"), info);
   const std::string token = request.header("X-Delete-Token");
