@@ -32,8 +32,10 @@ bool parse_bool(const std::string& name, const std::string& v) {
   throw ApiException(bad_request("invalid " + name + " '" + v + "' (allowed: true, false)"));
 }
 
-int parse_int(const std::string& name, const std::string& v, int lo, int hi) {
-  int n = 0;
+}  // namespace
+
+int64_t parse_int_param(const std::string& name, const std::string& v, int64_t lo, int64_t hi) {
+  int64_t n = 0;
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc() || end != v.data() + v.size() || n < lo || n > hi) {
     throw ApiException(bad_request("invalid " + name + " '" + v + "' (allowed: an integer from " +
@@ -41,8 +43,6 @@ int parse_int(const std::string& name, const std::string& v, int lo, int hi) {
   }
   return n;
 }
-
-}  // namespace
 
 ProcessParams parse_process_params(const HttpRequest& request, int max_output_side, uint64_t max_pixels) {
   for (const auto& [name, value] : request.query) {
@@ -69,7 +69,7 @@ ProcessParams parse_process_params(const HttpRequest& request, int max_output_si
   } catch (const Error& e) {
     throw ApiException(bad_request(e.what()));
   }
-  o.max_side = request.has_param("max_side") ? parse_int("max_side", request.param("max_side"), 1, max_output_side)
+  o.max_side = request.has_param("max_side") ? static_cast<int>(parse_int_param("max_side", request.param("max_side"), 1, max_output_side))
                                              : max_output_side;
   if (request.has_param("crop")) {
     const std::string crop = request.param("crop");
@@ -78,7 +78,7 @@ ProcessParams parse_process_params(const HttpRequest& request, int max_output_si
     }
     o.crop_subject = crop == "subject";
   }
-  if (request.has_param("margin")) o.margin_percent = parse_int("margin", request.param("margin"), 0, 100);
+  if (request.has_param("margin")) o.margin_percent = static_cast<int>(parse_int_param("margin", request.param("margin"), 0, 100));
   if (request.has_param("mask")) o.mask = parse_bool("mask", request.param("mask"));
   if (request.has_param("stream")) p.stream = parse_bool("stream", request.param("stream"));
 

@@ -1,6 +1,7 @@
 // The parameters of POST /api/v2/process (query string or form fields), validated.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "core/pipeline.h"
@@ -16,6 +17,9 @@ struct ProcessParams {
 
 // Throws ApiException(400 bad_request) naming the parameter and the allowed values.
 ProcessParams parse_process_params(const HttpRequest& request, int max_output_side, uint64_t max_pixels);
+
+// An integer parameter in [lo, hi]; else ApiException(400) naming it and the range.
+int64_t parse_int_param(const std::string& name, const std::string& value, int64_t lo, int64_t hi);
 
 // The photo's bytes: the multipart part `image`, or the raw body. Throws ApiException(400).
 std::string_view image_bytes(const HttpRequest& request);

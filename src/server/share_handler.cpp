@@ -2,7 +2,6 @@
 // delete it with its token. The store is share_store.h; this file is the HTTP side: limits, the
 // image check, headers, errors.
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
@@ -17,10 +16,6 @@
 
 namespace cutout::server {
 namespace {
-
-int64_t now_unix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string rfc3339(int64_t unix_seconds) {
   const std::time_t t = static_cast<std::time_t>(unix_seconds);
@@ -77,17 +72,8 @@ HttpResponse Service::share_image(HttpRequest& request, RequestInfo& info) {
     metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "share_rate_limited"}}).inc();
     throw ApiException({429, "overloaded", "too many shared images from this address; retry later", wait_s});
   }
-  int64_t ttl = config_.share_ttl_s;
-  if (request.has_param("ttl")) {
-    const std::string text = request.param("ttl");
-    char* end = nullptr;
-    errno = 0;
-    const long long v = std::strtoll(text.c_str(), &end, 10);
-    if (text.empty() || *end || errno || v < 1 || v > config_.share_max_ttl_s) {
-      throw ApiException(bad_request("ttl must be 1-" + std::to_string(config_.share_max_ttl_s) + " seconds"));
-    }
-    ttl = v;
-  }
+  const int64_t ttl = request.has_param("ttl") ? parse_int_param("ttl", request.param("ttl"), 1, config_.share_max_ttl_s)
+                                               : config_.share_ttl_s;
   const std::string_view bytes = image_bytes(request);
   if (bytes.size() > config_.share_max_bytes) {
     metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "payload_too_large"}}).inc();
@@ -109,7 +95,7 @@ HttpResponse Service::share_image(HttpRequest& request, RequestInfo& info) {
   ShareObject object;
   object.content_type = std::string(mime_of(format));
   object.data.assign(bytes);
-  object.expires_at = now_unix() + ttl;
+  object.expires_at = unix_now() + ttl;
   object.data_sha256 = sha256_of(object.data);
   const std::string id = new_share_id();
   const std::string token = new_delete_token();
@@ -150,7 +136,7 @@ HttpResponse Service::shared_get(HttpRequest& request, RequestInfo& info) {
   }
   if (!object) return error_response(not_found("no such shared image (unknown, deleted or expired)"), info);
   const std::string etag = "\"" + object->data_sha256.substr(0, 32) + "\"";
-  const int64_t max_age = std::clamp<int64_t>(object->expires_at - now_unix(), 0, 86400);
+  const int64_t max_age = std::clamp<int64_t>(object->expires_at - unix_now(), 0, 86400);
   HttpResponse r;
   r.content_type = object->content_type;
   r.headers = {{"ETag", etag},

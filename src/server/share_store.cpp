@@ -5,6 +5,7 @@
 #include <array>
 #include <span>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -63,6 +64,10 @@ std::unique_ptr<ShareStore> open_share_store(const std::string& spec) {
   }
   if (spec.rfind("redis://", 0) == 0) return open_redis_share_store(spec);
   throw std::invalid_argument("share store must be file:DIR, redis://host:port/db or none, not \"" + spec + "\"");
+}
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string new_share_id() {

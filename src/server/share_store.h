@@ -62,6 +62,9 @@ class ShareStore {
 // be created; Redis is checked lazily, so a service can start before its Redis).
 std::unique_ptr<ShareStore> open_share_store(const std::string& spec);
 
+// Unix seconds now: the clock of ShareObject::expires_at.
+int64_t unix_now();
+
 // Ids are 128 random bits in URL-safe base64 without padding (22 characters); tokens 256 bits (43).
 std::string new_share_id();
 std::string new_delete_token();

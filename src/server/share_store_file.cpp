@@ -27,10 +27,6 @@ namespace {
 constexpr std::string_view kTempPrefix = ".tmp-";
 constexpr int64_t kStaleTempSeconds = 3600;  // our own temp files older than this are leftovers too
 
-int64_t now_unix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 [[noreturn]] void fail(const std::string& what, const std::string& path) {
   throw ShareStoreError(what + " " + path + ": " + std::strerror(errno));
 }
@@ -133,7 +129,7 @@ class FileShareStore : public ShareStore {
     if (!record) return std::nullopt;
     auto object = decode_share_record(*record);
     // A damaged record (cannot come from put(), whose rename is atomic) is never served.
-    if (!object || object->expires_at <= now_unix()) return std::nullopt;  // the sweeper removes expired ones
+    if (!object || object->expires_at <= unix_now()) return std::nullopt;  // the sweeper removes expired ones
     return object;
   }
 
@@ -159,7 +155,7 @@ class FileShareStore : public ShareStore {
   int sweep() override {
     DIR* d = ::opendir(dir_.c_str());
     if (!d) fail("cannot list", dir_);
-    const int64_t now = now_unix();
+    const int64_t now = unix_now();
     const std::string own = std::string(kTempPrefix) + tag_ + "-";
     int removed = 0;
     ShareStoreStats counted;

@@ -49,10 +49,6 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return #ids)";
 
-int64_t now_unix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
 };
@@ -104,7 +100,7 @@ class RedisShareStore : public ShareStore {
   void put(const std::string& id, const ShareObject& object) override {
     const std::string record = encode_share_record(object);
     const std::string key = "cutout:share:" + id;
-    const std::string ttl = std::to_string(std::max<int64_t>(1, object.expires_at - now_unix()));
+    const std::string ttl = std::to_string(std::max<int64_t>(1, object.expires_at - unix_now()));
     const std::string expires = std::to_string(object.expires_at);
     command([&](redisContext* c) {
       return static_cast<redisReply*>(redisCommand(c, "EVAL %s 4 %b %s %s %s %b %s %s %b", kPutScript, key.data(),
@@ -120,7 +116,7 @@ class RedisShareStore : public ShareStore {
     });
     if (r->type != REDIS_REPLY_STRING) return std::nullopt;
     auto object = decode_share_record(std::string_view(r->str, r->len));
-    if (!object || object->expires_at <= now_unix()) return std::nullopt;
+    if (!object || object->expires_at <= unix_now()) return std::nullopt;
     return object;
   }
 
@@ -134,7 +130,7 @@ class RedisShareStore : public ShareStore {
   }
 
   int sweep() override {
-    const std::string now = std::to_string(now_unix());
+    const std::string now = std::to_string(unix_now());
     Reply r = command([&](redisContext* c) {
       return static_cast<redisReply*>(redisCommand(c, "EVAL %s 3 %s %s %s %s", kSweepScript, kIndex, kSizes, kBytes,
                                                    now.c_str()));
