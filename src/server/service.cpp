@@ -353,19 +353,22 @@ HttpResponse Service::page(HttpRequest& request, RequestInfo& info) {
   const std::string name = request.path == "/"            ? "index.html"
                            : request.path == "/dashboard" ? "dashboard.html"
                                                           : request.path.substr(std::string_view("/static/").size());
-  std::string content;
   if (!web_file_name_ok(name)) return error_response(not_found("no such file: " + request.path), info);
+  // The embedded files carry an ETag made at build time; files from --web-dir (development) are
+  // read and hashed on each request, so an edit shows on reload.
+  std::string content;
+  std::string etag;
+  const WebAsset* asset = nullptr;
   if (!config_.web_dir.empty()) {
     std::ifstream in(config_.web_dir + "/" + name, std::ios::binary);
     if (!in) return error_response(not_found("no such file: " + request.path), info);
     content.assign(std::istreambuf_iterator<char>(in), {});
-  } else if (const WebAsset* asset = find_web_asset(name)) {
-    content.assign(asset->data, asset->size);
+    etag = "\"" + std::to_string(std::hash<std::string>{}(content)) + "\"";
+  } else if ((asset = find_web_asset(name))) {
+    etag = std::string(asset->etag);
   } else {
     return error_response(not_found("no such file: " + request.path), info);
   }
-  // A validator from the content, so a reload costs a 304 and a new build is never stale.
-  const std::string etag = "\"" + std::to_string(std::hash<std::string>{}(content)) + "\"";
   HttpResponse r;
   r.content_type = std::string(web_content_type(name));
   r.headers = {{"ETag", etag}, {"Cache-Control", "no-cache"}, {"X-Content-Type-Options", "nosniff"}};
@@ -380,7 +383,7 @@ HttpResponse Service::page(HttpRequest& request, RequestInfo& info) {
     r.status = 304;
     return r;
   }
-  r.body = std::move(content);
+  r.body = asset ? std::string(asset->data, asset->size) : std::move(content);
   return r;
 }
 

@@ -12,6 +12,7 @@ struct WebAsset {
   std::string_view name;  // file name in web/, e.g. "index.html"
   const char* data;
   size_t size;
+  std::string_view etag;  // "\"<first 32 hex digits of its SHA-256>\"", made at build time
 };
 
 const std::vector<WebAsset>& web_assets();

@@ -308,3 +308,19 @@ test('the dashboard shows requests, latency and alert states after a request', a
     await context.close();
   }
 });
+
+test('the page is served with a validator, a strict CSP, and nothing outside web/', async () => {
+  const page = await fetch(`${server.url}/`);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type'), /^text\/html/);
+  assert.match(page.headers.get('content-security-policy'), /script-src 'self'/);
+  const etag = page.headers.get('etag');
+  assert.match(etag, /^"[0-9a-f]{32}"$/);
+  assert.equal((await fetch(`${server.url}/`, { headers: { 'If-None-Match': etag } })).status, 304);
+  const script = await fetch(`${server.url}/static/app.js`);
+  assert.equal(script.status, 200);
+  assert.equal(await script.text(), fs.readFileSync(path.join(__dirname, '..', '..', 'web', 'app.js'), 'utf8'));
+  for (const bad of ['/static/nope.js', '/static/.hidden', '/static/..%2fCMakeLists.txt']) {
+    assert.equal((await fetch(`${server.url}${bad}`)).status, 404, bad);
+  }
+});
