@@ -32,16 +32,6 @@
 namespace cutout::detail {
 namespace {
 
-// Rec. 601 luminance with OpenCV's fixed-point weights (cvtColor RGB(A)2GRAY, 14-bit), so strength 0
-// reproduces cv::COLOR_RGBA2GRAY exactly.
-constexpr int kLumaShift = 14;
-constexpr int kLumaR = 4899, kLumaG = 9617, kLumaB = 1868;
-
-inline uint8_t luma(const uint8_t* px) {
-  return static_cast<uint8_t>((px[0] * kLumaR + px[1] * kLumaG + px[2] * kLumaB + (1 << (kLumaShift - 1))) >>
-                              kLumaShift);
-}
-
 struct Box {
   int x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // half-open
   bool empty() const { return x1 <= x0 || y1 <= y0; }

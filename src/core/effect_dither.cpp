@@ -71,11 +71,6 @@ constexpr double kDetailSigmaPerSide = 0.0028;  // times sqrt(pixel count)
 constexpr int kDetailAmountQ8 = 256;            // unsharp amount 1.0
 constexpr double kGridSigma = 1.0;              // least blur sigma on the block grid, in blocks
 
-// Rec. 601 luminance of one RGBA pixel, with cv::cvtColor(COLOR_RGBA2GRAY)'s 14-bit weights.
-inline int luma(const uint8_t* p) {
-  return (p[0] * 4899 + p[1] * 9617 + p[2] * 1868 + 8192) >> 14;
-}
-
 // The subject's tone histogram and block sums (luminance and pixel count per block of
 // factor x factor pixels), printed pixels only. The sums are whole numbers below 2^24, so float
 // holds them exactly.

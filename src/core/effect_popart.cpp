@@ -43,11 +43,6 @@
 namespace cutout::detail {
 namespace {
 
-// Rec. 601 luminance, OpenCV's fixed-point weights (the same integers as cv::COLOR_RGBA2GRAY).
-inline int luma(const uint8_t* px) {
-  return (px[0] * 4899 + px[1] * 9617 + px[2] * 1868 + (1 << 13)) >> 14;
-}
-
 constexpr int kTones = 4;
 constexpr int kFieldSide = 400;         // blocks across sqrt(W*H) of the smoothing grid
 constexpr double kFieldSigma = 0.0025;  // Gaussian sigma, as a share of sqrt(W*H)

@@ -204,11 +204,6 @@ const PopartPalette& find_popart_palette(const std::string& name) {
   bad_value("popart_palette", name, join(popart_palette_names()));
 }
 
-cv::Mat luminance(const cv::Mat& rgba) {
-  cv::Mat grey;
-  cv::cvtColor(rgba, grey, cv::COLOR_RGBA2GRAY);
-  return grey;
-}
 
 }  // namespace detail
 }  // namespace cutout

@@ -25,7 +25,8 @@ struct PopartPalette {
 const std::vector<PopartPalette>& popart_palettes();
 const PopartPalette& find_popart_palette(const std::string& name);  // throws Error(kInvalidArgument)
 
-// Luminance (Rec. 601 weights, rounded) of an RGBA image: CV_8UC1.
-cv::Mat luminance(const cv::Mat& rgba);
+// Rec. 601 luminance of one RGB(A) pixel with OpenCV's 14-bit fixed-point weights, so it equals
+// cv::cvtColor(COLOR_RGBA2GRAY) exactly. 0-255.
+inline int luma(const uint8_t* px) { return (px[0] * 4899 + px[1] * 9617 + px[2] * 1868 + (1 << 13)) >> 14; }
 
 }  // namespace cutout::detail
