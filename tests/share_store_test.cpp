@@ -52,7 +52,7 @@ TEST(ShareIds, AreUrlSafeRandomAndOfFixedLength) {
 }
 
 TEST(ShareIds, HostileStringsAreNotIds) {
-  for (const std::string s : std::initializer_list<std::string>{"", "..", "../../etc/passwd", "..%2f..%2fetc%2fpasswd", "abcdefghijklmnopqrstu",
+  for (const std::string& s : std::initializer_list<std::string>{"", "..", "../../etc/passwd", "..%2f..%2fetc%2fpasswd", "abcdefghijklmnopqrstu",
                               "abcdefghijklmnopqrstuvw", "abcdefghijklmnopqrst/v", "abcdefghijklmnopqrst.v",
                               "abcdefghijklmnopqrst+/", "abcdefghijklmnopqrst\\u", std::string(22, '\0'),
                               "abcdefghijklmnopqrs\xc3\xa9"}) {
@@ -132,7 +132,7 @@ TEST(FileShareStore, DamagedRecordsAreNotServed) {
 }
 
 TEST(ShareStoreSpec, BadSpecsAreRefused) {
-  for (const std::string spec : std::initializer_list<std::string>{"", "file:", "s3://bucket", "redis://", "redis://host:notaport/0", "redis://host:6379/x",
+  for (const std::string& spec : std::initializer_list<std::string>{"", "file:", "s3://bucket", "redis://", "redis://host:notaport/0", "redis://host:6379/x",
                                  "redis://host:70000/0"}) {
     EXPECT_THROW(open_share_store(spec), std::invalid_argument) << spec;
   }
