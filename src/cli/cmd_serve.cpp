@@ -65,20 +65,16 @@ int run_serve(ServeConfig config, const CLI::App& cmd) {
   apply_cloud_run_port(config, cmd);
   std::unique_ptr<server::ShareStore> share = open_configured_share_store(config);
   // Validate before anything starts.
-  ModelChoice choice;
-  choice.model = config.model;
-  if (!config.model_kind.empty()) choice.kind = parse_model_kind(config.model_kind);
-  choice.base_size = config.base_size;
+  const ModelOptions model{config.model, config.model_kind, config.base_size, config.threads, config.device};
   server::EngineOptions engine_options;
-  engine_options.model = resolve_model(choice);
+  engine_options.model = model.descriptor();
   // A missing model file is a configuration error: stop now rather than listen and answer 503s.
   // (A file that is there but does not load fails in the background; /readyz then says why.)
   if (std::error_code ec; !std::filesystem::is_regular_file(engine_options.model.path, ec)) {
     throw Error(ErrorCode::kInvalidArgument, "model file not found: " + engine_options.model.path.string() +
                                                  " (run scripts/setup.sh to fetch the built-in models)");
   }
-  engine_options.session.intra_op_threads = config.threads;
-  engine_options.session.device = parse_device(config.device);
+  engine_options.session = model.session_config();
   // Idle ONNX Runtime threads must not spin here: HTTP, decoding and rendering threads share the
   // cores, and a preempted spinning worker stalls every barrier of the run. Measured while
   // /readyz was polled every 10 ms: model ready after 8.7 s spinning, 2.7 s not.

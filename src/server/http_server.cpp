@@ -97,11 +97,12 @@ HttpRequest convert(const httplib::Request& req) {
   return r;
 }
 
-void apply(const HttpResponse& from, httplib::Response& to) {
+// Takes the response apart: its body (often megabytes of base64 or image bytes) is moved, not copied.
+void apply(HttpResponse&& from, httplib::Response& to) {
   to.status = from.status;
   for (const auto& [k, v] : from.headers) to.set_header(k, v);
   if (from.stream) {
-    auto stream = from.stream;
+    auto stream = std::move(from.stream);
     to.set_chunked_content_provider(from.content_type, [stream](size_t, httplib::DataSink& sink) {
       ChunkSink chunks(sink);
       stream(chunks);
@@ -109,7 +110,8 @@ void apply(const HttpResponse& from, httplib::Response& to) {
       return true;
     });
   } else {
-    to.set_content(from.body, from.content_type);
+    to.set_content("", 0, from.content_type);  // cpp-httplib 0.11 has no set_content(std::string&&)
+    to.body = std::move(from.body);
   }
 }
 

@@ -227,7 +227,9 @@ HttpResponse Service::process(HttpRequest& request, RequestInfo& info) {
     auto fail = [&](const ApiError& error) {
       outcome.outcome_status = error.status;
       outcome.error_code = error.code;
-      send("error", nlohmann::json::parse(error_body(error, handler->request_id_)));
+      const std::string event = "event: error\ndata: " + error_body(error, handler->request_id_) + "\n\n";
+      std::lock_guard lock(write_mutex);
+      open = open && sink.write(event);
     };
     send("queued", {{"position", handler->position_}, {"cold_start", handler->cold_}});
     send("decoded", {{"width", handler->width_}, {"height", handler->height_}, {"ms", handler->timings_.decode_ms}});
