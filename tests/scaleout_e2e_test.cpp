@@ -20,6 +20,7 @@
 
 #include "server_e2e_helpers.h"
 #include "server_fixture.h"
+#include "share_e2e_helpers.h"
 #include "service_processes.h"
 #include "test_support.h"
 
@@ -29,16 +30,6 @@ namespace {
 using namespace e2e;  // NOLINT: the tests' vocabulary
 using testing::NginxProcess;
 using testing::RedisProcess;
-
-// A decodable PNG whose bytes differ for each seed.
-std::string noise_png(int seed, int side) {
-  cv::Mat bgr(side, side, CV_8UC3);
-  cv::RNG rng(static_cast<uint64_t>(seed) + 1);
-  rng.fill(bgr, cv::RNG::UNIFORM, 0, 256);
-  std::vector<uint8_t> out;
-  cv::imencode(".png", bgr, out);
-  return as_string(out);
-}
 
 httplib::Client client_for(int port) {
   httplib::Client c("127.0.0.1", port);
@@ -72,8 +63,7 @@ std::pair<int, bool> read_back(httplib::Client& c, const std::string& id, const 
 TEST(ScaleOutE2E, TwoInstancesBehindNginxShareOneRedisAndSurviveLosingOne) {
   RedisProcess redis;
   const auto options =
-      with_args({"--model", (testing::test_models_dir() / "tiny_isnet.onnx").string(), "--threads", "1",
-                 "--share-store", redis.url(), "--share-rate-per-minute", "0"});
+      with_args(share_e2e::server_args(redis.url(), {"--share-rate-per-minute", "0"}));
   ServerProcess a(options);
   ServerProcess b(options);
   NginxProcess nginx({a.port(), b.port()});
@@ -81,7 +71,7 @@ TEST(ScaleOutE2E, TwoInstancesBehindNginxShareOneRedisAndSurviveLosingOne) {
   auto balanced = client_for(nginx.port());
 
   // Made through one instance, served by the other, both ways.
-  const std::string png0 = noise_png(0, 48);
+  const std::string png0 = share_e2e::noise_image(0, 48);
   const auto from_a = share(direct_a, png0);
   ASSERT_TRUE(from_a);
   EXPECT_EQ(read_back(direct_b, from_a->id, png0), std::make_pair(200, true));
@@ -93,7 +83,7 @@ TEST(ScaleOutE2E, TwoInstancesBehindNginxShareOneRedisAndSurviveLosingOne) {
   // its link (built from the Host the balancer passes on) leads to it.
   std::vector<std::pair<Share, std::string>> early;
   for (int i = 1; i <= 8; ++i) {
-    const std::string png = noise_png(i, 48);
+    const std::string png = share_e2e::noise_image(i, 48);
     auto made = share(balanced, png);
     ASSERT_TRUE(made) << "share " << i << " through nginx";
     EXPECT_EQ(made->url, "http://127.0.0.1:" + std::to_string(nginx.port()) + "/s/" + made->id);
@@ -144,7 +134,7 @@ TEST(ScaleOutE2E, TwoInstancesBehindNginxShareOneRedisAndSurviveLosingOne) {
     load.emplace_back([&] {
       auto c = client_for(nginx.port());
       while (!stop) {
-        const std::string png = noise_png(next++, 64);
+        const std::string png = share_e2e::noise_image(next++, 64);
         const int started_in = phase;
         int status = 0;
         if (auto made = share(c, png, &status)) {

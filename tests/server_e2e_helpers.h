@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <zlib.h>
 
 #include "prometheus_text.h"
 #include "server_fixture.h"
@@ -92,12 +93,7 @@ inline std::string base64_decode(const std::string& in) {
 }
 
 inline uint32_t crc32(const std::string& data) {
-  uint32_t crc = 0xffffffffu;
-  for (unsigned char byte : data) {
-    crc ^= byte;
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
+  return static_cast<uint32_t>(::crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
 }
 
 inline std::string be32(uint32_t v) {

@@ -406,15 +406,17 @@ TEST_P(ShareStoreE2E, OversizeAndNonImageUploadsAreRefusedAndStoreNothing) {
 // there byte for byte, anything else the store holds is served whole or not at all, and the start-up
 // sweep leaves no temp file (file store).
 TEST_P(ShareStoreE2E, SigkillDuringConcurrentUploadsLosesNoAcknowledgedShare) {
-  StoreEnv& e = env();  // the Redis of the suite (another database), or a directory of this test's own
+  // A store of this test's own (a directory, or a Redis): the suite's server is not needed here.
   StoreView view;
   view.kind = GetParam();
   TempDir dir;
+  std::unique_ptr<RedisProcess> redis;
   if (GetParam() == "file") {
     view.dir = dir.path() / "crash-shares";
     fs::create_directories(view.dir);
   } else {
-    view.redis = e.redis.get();
+    redis = std::make_unique<RedisProcess>();
+    view.redis = redis.get();
     view.db = 1;
   }
   const ServerOptions options = with_args(
