@@ -26,4 +26,12 @@ void append_base64(std::span<const uint8_t> data, std::string& out) {
   }
 }
 
+std::string base64url(std::span<const uint8_t> data) {
+  std::string out;
+  append_base64(data, out);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  return out;
+}
+
 }  // namespace cutout::server

@@ -45,15 +45,21 @@ std::string_view severity_name(Severity severity) {
   return "DEFAULT";  // Cloud Logging's name for "no severity"; unreachable with a valid enum
 }
 
+std::string rfc3339_utc(int64_t unix_seconds, long nanoseconds) {
+  const time_t t = static_cast<time_t>(unix_seconds);
+  tm utc{};
+  gmtime_r(&t, &utc);
+  char buf[64];
+  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
+  if (nanoseconds >= 0) n += snprintf(buf + n, sizeof buf - n, ".%09ld", nanoseconds);
+  snprintf(buf + n, sizeof buf - n, "Z");
+  return buf;
+}
+
 std::string rfc3339_utc_now() {
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
-  tm utc{};
-  gmtime_r(&now.tv_sec, &utc);
-  char buf[64];
-  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-  snprintf(buf + n, sizeof buf - n, ".%09ldZ", static_cast<long>(now.tv_nsec));
-  return buf;
+  return rfc3339_utc(now.tv_sec, now.tv_nsec);
 }
 
 Logger::Logger(FILE* out, Severity min_severity) : out_(out), min_severity_(min_severity) {}

@@ -56,7 +56,9 @@ class Logger {
   std::mutex mutex_;
 };
 
-// The current time as RFC 3339 UTC with nanoseconds, e.g. 2026-11-26T20:43:01.123456789Z.
+// RFC 3339 UTC: 2026-11-26T20:43:01Z, or with nanoseconds (>= 0) 2026-11-26T20:43:01.123456789Z.
+std::string rfc3339_utc(int64_t unix_seconds, long nanoseconds = -1);
+// The current time as RFC 3339 UTC with nanoseconds.
 std::string rfc3339_utc_now();
 
 // Cloud Logging's httpRequest object. requestMethod, requestUrl, status, responseSize (a string: it

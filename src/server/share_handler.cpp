@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <ctime>
 
 #include <nlohmann/json.hpp>
 
@@ -16,15 +15,6 @@
 
 namespace cutout::server {
 namespace {
-
-std::string rfc3339(int64_t unix_seconds) {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string_view mime_of(ImageFormat format) {
   switch (format) {
@@ -117,7 +107,7 @@ HttpResponse Service::share_image(HttpRequest& request, RequestInfo& info) {
   HttpResponse r;
   r.status = 201;
   r.headers = {{"Location", url}, {"Cache-Control", "no-store"}};
-  r.body = nlohmann::json{{"id", id}, {"url", url}, {"expires_at", rfc3339(object.expires_at)}, {"delete_token", token}}
+  r.body = nlohmann::json{{"id", id}, {"url", url}, {"expires_at", rfc3339_utc(object.expires_at)}, {"delete_token", token}}
                .dump();
   return r;
 }

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/base64.h"
+
 namespace cutout::server {
 namespace {
 
@@ -28,23 +30,6 @@ std::array<uint8_t, N> random_bytes() {
     }
     got += static_cast<size_t>(n);
   }
-  return out;
-}
-
-std::string base64url(std::span<const uint8_t> data) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t bits = 0;
-  int count = 0;
-  for (uint8_t b : data) {
-    bits = (bits << 8) | b;
-    count += 8;
-    while (count >= 6) {
-      count -= 6;
-      out += kAlphabet[(bits >> count) & 63];
-    }
-  }
-  if (count > 0) out += kAlphabet[(bits << (6 - count)) & 63];
   return out;
 }
 
