@@ -1,6 +1,5 @@
 #include "cli/cli_common.h"
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -9,14 +8,12 @@
 #include <random>
 #include <unistd.h>
 
+#include <opencv2/core/utility.hpp>
+
 #include "core/error.h"
 
 namespace cutout::cli {
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 constexpr uint64_t kMaxInputBytes = uint64_t{1} << 30;  // no photo is 1 GiB; refuse before reading
 
@@ -59,6 +56,10 @@ SessionConfig ModelOptions::session_config() const {
   config.intra_op_threads = threads;
   config.device = parse_device(device);
   return config;
+}
+
+void ModelOptions::apply_cv_threads() const {
+  if (threads > 0) cv::setNumThreads(threads);
 }
 
 std::vector<uint8_t> read_input(const std::string& path) {
@@ -130,13 +131,13 @@ int report_error(const std::string& context, const std::exception& error) {
 }
 
 ProgressBar::ProgressBar(size_t total, bool enabled)
-    : total_(total), enabled_(enabled && isatty(STDERR_FILENO)), start_s_(now_s()) {}
+    : total_(total), enabled_(enabled && isatty(STDERR_FILENO)) {}
 
 void ProgressBar::update(size_t done, const std::string& label) {
   if (!enabled_ || total_ == 0) return;
   constexpr int kWidth = 30;
   const int filled = static_cast<int>(kWidth * done / total_);
-  const double elapsed = now_s() - start_s_;
+  const double elapsed = watch_.elapsed_ms() / 1000.0;
   const double eta = done ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - done) : 0.0;
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(kWidth, '.');

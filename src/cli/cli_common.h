@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/timer.h"
 #include "inference/model_registry.h"
 #include "inference/ort_session.h"
 
@@ -39,6 +40,8 @@ struct ModelOptions {
   void add_to(CLI::App& app);
   ModelDescriptor descriptor() const;   // throws Error(kInvalidArgument)
   SessionConfig session_config() const;
+  // OpenCV's threads (effects, resizing) follow --threads when it is given.
+  void apply_cv_threads() const;
 };
 
 // Reads a whole file, or stdin for "-". Throws Error(kIo).
@@ -67,7 +70,7 @@ class ProgressBar {
   size_t total_;
   bool enabled_;
   bool drawn_ = false;
-  double start_s_;
+  Stopwatch watch_;
 };
 
 }  // namespace cutout::cli

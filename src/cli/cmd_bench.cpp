@@ -55,7 +55,7 @@ int run_bench(const BenchArgs& args) {
   config.cpu_mem_arena = on_off(args.arena, "--ort-arena");
   config.mem_pattern = on_off(args.mem_pattern, "--ort-mem-pattern");
   config.graph_optimization = parse_graph_optimization(args.opt_level);
-  if (args.model.threads > 0) cv::setNumThreads(args.model.threads);
+  args.model.apply_cv_threads();
 
   Segmenter segmenter(args.model.descriptor(), config);
   OrtSession& session = segmenter.session();

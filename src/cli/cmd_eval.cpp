@@ -73,7 +73,7 @@ int run_eval(const EvalArgs& args) {
   std::unique_ptr<Segmenter> segmenter;
   std::string model_name = "precomputed:" + args.alphas;
   if (!alphas) {
-    if (args.model.threads > 0) cv::setNumThreads(args.model.threads);
+    args.model.apply_cv_threads();
     segmenter = std::make_unique<Segmenter>(args.model.descriptor(), args.model.session_config());
     model_name = segmenter->model().name;
   }

@@ -140,7 +140,7 @@ int run_remove(const RemoveArgs& args) {
   effective_background(options);  // bad options fail before the model loads
   OutputPlan plan(args, options.format, std::max<size_t>(1, options.effects.size()));
 
-  if (args.model.threads > 0) cv::setNumThreads(args.model.threads);
+  args.model.apply_cv_threads();
   Segmenter segmenter(args.model.descriptor(), args.model.session_config());
 
   ProgressBar bar(args.inputs.size(), args.inputs.size() > 1 && !args.quiet);

@@ -88,7 +88,7 @@ int run_serve(ServeConfig config, const CLI::App& cmd) {
   } catch (const std::invalid_argument& e) {
     throw Error(ErrorCode::kInvalidArgument, e.what());
   }
-  if (config.threads > 0) cv::setNumThreads(config.threads);
+  model.apply_cv_threads();
 
   // Signals are taken by sigwait below; every thread created from here on inherits the mask.
   sigset_t signals;
