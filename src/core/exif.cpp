@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "core/decode_internal.h"
+
 namespace cutout {
 namespace {
 
@@ -22,15 +24,11 @@ class TiffBlock {
   }
   uint16_t u16(uint64_t offset) const {
     const uint8_t* p = bytes_.data() + offset;
-    return big_endian_ ? static_cast<uint16_t>((p[0] << 8) | p[1])
-                       : static_cast<uint16_t>(p[0] | (p[1] << 8));
+    return big_endian_ ? detail::load_u16_be(p) : detail::load_u16_le(p);
   }
   uint32_t u32(uint64_t offset) const {
     const uint8_t* p = bytes_.data() + offset;
-    return big_endian_ ? (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
-                             (static_cast<uint32_t>(p[2]) << 8) | p[3]
-                       : (static_cast<uint32_t>(p[3]) << 24) | (static_cast<uint32_t>(p[2]) << 16) |
-                             (static_cast<uint32_t>(p[1]) << 8) | p[0];
+    return big_endian_ ? detail::load_u32_be(p) : detail::load_u32_le(p);
   }
 
   // Validates the 8-byte header and returns the offset of IFD0, or nullopt.
