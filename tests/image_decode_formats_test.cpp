@@ -7,12 +7,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -398,6 +400,336 @@ TEST(DecodeBmp, RgbGreyTopDownAndAlpha) {
   cv::Mat opaque;
   cv::cvtColor(rgb, opaque, cv::COLOR_RGB2RGBA);
   EXPECT_TRUE(same_pixels(decode_image(write_bmp_v4(opaque)).pixels, rgb));
+}
+
+// Hand-built BMP files: the file header, an info header of `info_bytes` (12: the OS/2 core
+// header; 40: BITMAPINFOHEADER; 108/124: V4/V5 with `header_masks` at 40..55, the rest zero),
+// then `extra` (palette or masks) and the pixel data. A negative height means top-down rows.
+struct BmpSpec {
+  int width = 0;
+  int height = 0;
+  unsigned bpp = 8;
+  uint32_t compression = 0;  // BI_RGB 0, BI_RLE8 1, BI_RLE4 2, BI_BITFIELDS 3
+  uint32_t colors_used = 0;
+  uint32_t info_bytes = 40;
+  std::array<uint32_t, 4> header_masks = {};
+  Bytes extra;
+  Bytes pixels;
+};
+
+BmpSpec bmp_spec(int width, int height, unsigned bpp, uint32_t compression = 0) {
+  BmpSpec spec;
+  spec.width = width;
+  spec.height = height;
+  spec.bpp = bpp;
+  spec.compression = compression;
+  return spec;
+}
+
+Bytes bmp_file(const BmpSpec& s) {
+  const auto offset = static_cast<uint32_t>(14 + s.info_bytes + s.extra.size());
+  Bytes b = {'B', 'M'};
+  put_u32_le(b, offset + static_cast<uint32_t>(s.pixels.size()));
+  put_u32_le(b, 0);
+  put_u32_le(b, offset);
+  put_u32_le(b, s.info_bytes);
+  if (s.info_bytes == 12) {
+    for (const unsigned v : {unsigned(s.width), unsigned(s.height), 1u, s.bpp}) put_u16_le(b, v);
+  } else {
+    put_u32_le(b, static_cast<uint32_t>(s.width));
+    put_u32_le(b, static_cast<uint32_t>(s.height));
+    put_u16_le(b, 1);
+    put_u16_le(b, s.bpp);
+    for (const uint32_t v : {s.compression, uint32_t(s.pixels.size()), 2835u, 2835u, s.colors_used, 0u})
+      put_u32_le(b, v);
+    if (s.info_bytes > 40) {
+      for (const uint32_t mask : s.header_masks) put_u32_le(b, mask);
+      b.resize(14 + s.info_bytes, 0);
+    }
+  }
+  b.insert(b.end(), s.extra.begin(), s.extra.end());
+  b.insert(b.end(), s.pixels.begin(), s.pixels.end());
+  return b;
+}
+
+// Distinct, non-grey colours (a grey palette takes another path in OpenCV).
+std::vector<cv::Vec3b> test_palette(size_t count) {
+  std::vector<cv::Vec3b> palette(count);
+  for (size_t i = 0; i < count; ++i) {
+    palette[i] = cv::Vec3b(uint8_t(i * 37 + 11), uint8_t(i * 91 + 3), uint8_t(250 - i * 13));
+  }
+  return palette;
+}
+
+Bytes palette_bytes(const std::vector<cv::Vec3b>& rgb, bool core) {
+  Bytes b;
+  for (const cv::Vec3b& c : rgb) {
+    b.insert(b.end(), {c[2], c[1], c[0]});
+    if (!core) b.push_back(0);
+  }
+  return b;
+}
+
+// Rows of palette indices (in stored order), packed at `bpp` bits and padded to 4 bytes.
+Bytes packed_rows(const std::vector<std::vector<unsigned>>& rows, unsigned bpp) {
+  Bytes b;
+  for (const auto& row : rows) {
+    Bytes packed((row.size() * bpp + 31) / 32 * 4, 0);
+    for (size_t x = 0; x < row.size(); ++x) {
+      const size_t bit = x * bpp;
+      packed[bit / 8] |= static_cast<uint8_t>(row[x] << (8 - bpp - bit % 8));
+    }
+    b.insert(b.end(), packed.begin(), packed.end());
+  }
+  return b;
+}
+
+// The expected picture: index rows in stored order, bottom-up unless top_down; -1 is black.
+cv::Mat from_indices(const std::vector<std::vector<int>>& stored, const std::vector<cv::Vec3b>& palette,
+                     bool top_down) {
+  const auto height = static_cast<int>(stored.size());
+  cv::Mat m(height, static_cast<int>(stored[0].size()), CV_8UC3);
+  for (int r = 0; r < height; ++r) {
+    for (int x = 0; x < m.cols; ++x) {
+      const int index = stored[size_t(r)][size_t(x)];
+      m.at<cv::Vec3b>(top_down ? r : height - 1 - r, x) = index < 0 ? cv::Vec3b() : palette[size_t(index)];
+    }
+  }
+  return m;
+}
+
+// What OpenCV's own reader makes of the same bytes, in RGB.
+cv::Mat opencv_rgb(const Bytes& bmp) {
+  const cv::Mat bgr = cv::imdecode(bmp, cv::IMREAD_COLOR);
+  cv::Mat rgb;
+  if (!bgr.empty()) cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return rgb;
+}
+
+// A palette file of width x height with indices (x * 3 + y * 5) % colours.
+struct PaletteCase {
+  Bytes file;
+  cv::Mat expected;
+};
+PaletteCase palette_case(unsigned bpp, size_t colours, uint32_t colors_used, bool core, bool top_down) {
+  const int width = 13, height = 6;  // odd: every depth has padded rows
+  std::vector<std::vector<unsigned>> rows(height, std::vector<unsigned>(width));
+  std::vector<std::vector<int>> stored(height, std::vector<int>(width));
+  for (int r = 0; r < height; ++r) {
+    for (int x = 0; x < width; ++x) {
+      rows[size_t(r)][size_t(x)] = unsigned(x * 3 + r * 5) % colours;
+      stored[size_t(r)][size_t(x)] = int(rows[size_t(r)][size_t(x)]);
+    }
+  }
+  const std::vector<cv::Vec3b> palette = test_palette(colours);
+  BmpSpec spec;
+  spec.width = width;
+  spec.height = top_down ? -height : height;
+  spec.bpp = bpp;
+  spec.colors_used = colors_used;
+  spec.info_bytes = core ? 12 : 40;
+  spec.extra = palette_bytes(palette, core);
+  spec.pixels = packed_rows(rows, bpp);
+  return {bmp_file(spec), from_indices(stored, palette, top_down)};
+}
+
+TEST(DecodeBmp, PaletteFiles1And4And8Bit) {
+  // colors_used 0 (2^bpp entries), and 8-bit with a 200-entry palette.
+  for (const auto& [bpp, colours, colors_used] : {std::tuple{1u, size_t{2}, 0u},
+                                                  {4u, size_t{16}, 0u},
+                                                  {8u, size_t{256}, 0u},
+                                                  {8u, size_t{200}, 200u}}) {
+    const PaletteCase c = palette_case(bpp, colours, colors_used, false, false);
+    EXPECT_TRUE(same_pixels(decode_image(c.file).pixels, c.expected)) << bpp << " bits";
+    EXPECT_TRUE(same_pixels(opencv_rgb(c.file), c.expected)) << bpp << " bits";
+  }
+}
+
+TEST(DecodeBmp, Os2CoreHeader) {
+  // 3-byte palette entries, always 2^bpp of them.
+  for (const auto& [bpp, colours] : {std::pair{1u, size_t{2}}, {4u, size_t{16}}, {8u, size_t{256}}}) {
+    const PaletteCase c = palette_case(bpp, colours, 0, true, false);
+    EXPECT_TRUE(same_pixels(decode_image(c.file).pixels, c.expected)) << bpp << " bits";
+    EXPECT_TRUE(same_pixels(opencv_rgb(c.file), c.expected)) << bpp << " bits";
+  }
+  // 24-bit: no palette.
+  const cv::Mat rgb = make_test_rgb(7, 5);
+  BmpSpec spec = bmp_spec(7, 5, 24);
+  spec.info_bytes = 12;
+  for (int y = 4; y >= 0; --y) {
+    for (int x = 0; x < 7; ++x) {
+      const cv::Vec3b p = rgb.at<cv::Vec3b>(y, x);
+      spec.pixels.insert(spec.pixels.end(), {p[2], p[1], p[0]});
+    }
+    spec.pixels.resize(spec.pixels.size() + 3, 0);  // 21 bytes padded to 24
+  }
+  EXPECT_TRUE(same_pixels(decode_image(bmp_file(spec)).pixels, rgb));
+  EXPECT_TRUE(same_pixels(opencv_rgb(bmp_file(spec)), rgb));
+}
+
+// 5-bit and 6-bit fields scaled to 8 bits by rounding; OpenCV shifts them instead (v << 3,
+// v << 2), so its output is compared after mapping each value back to the field and scaling.
+uint8_t scale_field(unsigned v, int bits) {
+  const unsigned max = (1u << bits) - 1;
+  return static_cast<uint8_t>((v * 255 + max / 2) / max);
+}
+cv::Mat rescaled_opencv(const Bytes& bmp, std::array<int, 3> rgb_bits) {
+  cv::Mat m = opencv_rgb(bmp);
+  for (int y = 0; y < m.rows; ++y) {
+    for (int x = 0; x < m.cols; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        uint8_t& v = m.at<cv::Vec3b>(y, x)[c];
+        v = scale_field(v >> (8 - rgb_bits[size_t(c)]), rgb_bits[size_t(c)]);
+      }
+    }
+  }
+  return m;
+}
+
+// 16-bit pixels covering every field value: r, g, b at the given bit positions and widths.
+struct SixteenBitCase {
+  Bytes pixels;
+  cv::Mat expected;
+};
+SixteenBitCase sixteen_bit(int width, int height, std::array<int, 3> bits, std::array<int, 3> shifts,
+                           bool top_down) {
+  SixteenBitCase c;
+  c.expected.create(height, width, CV_8UC3);
+  for (int r = 0; r < height; ++r) {
+    for (int x = 0; x < width; ++x) {
+      const std::array<unsigned, 3> v = {unsigned(x + r) % (1u << bits[0]),
+                                         unsigned(x * 3 + r) % (1u << bits[1]),
+                                         unsigned(x * 7 + 2 * r) % (1u << bits[2])};
+      put_u16_le(c.pixels, (v[0] << shifts[0]) | (v[1] << shifts[1]) | (v[2] << shifts[2]));
+      c.expected.at<cv::Vec3b>(top_down ? r : height - 1 - r, x) =
+          cv::Vec3b(scale_field(v[0], bits[0]), scale_field(v[1], bits[1]), scale_field(v[2], bits[2]));
+    }
+    if (width % 2) put_u16_le(c.pixels, 0);  // rows padded to 4 bytes
+  }
+  return c;
+}
+
+TEST(DecodeBmp, SixteenBit555And565Bitfields) {
+  // BI_RGB 16-bit is 5-5-5, bottom-up and top-down.
+  for (const bool top_down : {false, true}) {
+    const SixteenBitCase c = sixteen_bit(67, 5, {5, 5, 5}, {10, 5, 0}, top_down);
+    BmpSpec spec = bmp_spec(67, top_down ? -5 : 5, 16);
+    spec.pixels = c.pixels;
+    const Bytes bmp = bmp_file(spec);
+    EXPECT_TRUE(same_pixels(decode_image(bmp).pixels, c.expected)) << top_down;
+    EXPECT_TRUE(same_pixels(rescaled_opencv(bmp, {5, 5, 5}), c.expected)) << top_down;
+  }
+  EXPECT_EQ(scale_field(31, 5), 255);
+  EXPECT_EQ(scale_field(1, 5), 8);
+
+  // BI_BITFIELDS 5-6-5: the R, G, B masks follow a 40-byte header ...
+  const SixteenBitCase c565 = sixteen_bit(67, 5, {5, 6, 5}, {11, 5, 0}, false);
+  BmpSpec spec = bmp_spec(67, 5, 16, 3);
+  spec.pixels = c565.pixels;
+  for (const uint32_t mask : {0xF800u, 0x07E0u, 0x001Fu}) put_u32_le(spec.extra, mask);
+  EXPECT_TRUE(same_pixels(decode_image(bmp_file(spec)).pixels, c565.expected));
+  EXPECT_TRUE(same_pixels(rescaled_opencv(bmp_file(spec), {5, 6, 5}), c565.expected));
+  // ... and are inside a V4 header (where OpenCV does not look for them).
+  spec.extra.clear();
+  spec.info_bytes = 108;
+  spec.header_masks = {0xF800, 0x07E0, 0x001F, 0};
+  EXPECT_TRUE(same_pixels(decode_image(bmp_file(spec)).pixels, c565.expected));
+
+  // A V5 header with 4-4-4-4 ARGB: the alpha mask gives RGBA.
+  BmpSpec argb = bmp_spec(3, 1, 16, 3);
+  argb.info_bytes = 124;
+  argb.header_masks = {0x0F00, 0x00F0, 0x000F, 0xF000};
+  for (const unsigned v : {0xF00Fu, 0x80F0u, 0x0F00u}) put_u16_le(argb.pixels, v);
+  put_u16_le(argb.pixels, 0);
+  cv::Mat want(1, 3, CV_8UC4);
+  want.at<cv::Vec4b>(0, 0) = cv::Vec4b(0, 0, 255, 255);
+  want.at<cv::Vec4b>(0, 1) = cv::Vec4b(0, 255, 0, 136);
+  want.at<cv::Vec4b>(0, 2) = cv::Vec4b(255, 0, 0, 0);
+  EXPECT_TRUE(same_pixels(decode_image(bmp_file(argb)).pixels, want));
+}
+
+TEST(DecodeBmp, ThirtyTwoBitBitfieldsFollowTheMasks) {
+  // R in the low byte (OpenCV would copy the bytes as BGRA whatever the masks), 40-byte header:
+  // no alpha mask, so RGB.
+  BmpSpec spec = bmp_spec(2, 1, 32, 3);
+  for (const uint32_t mask : {0x000000FFu, 0x0000FF00u, 0x00FF0000u}) put_u32_le(spec.extra, mask);
+  for (const uint32_t v : {0x80030201u, 0x00C0B0A0u}) put_u32_le(spec.pixels, v);
+  cv::Mat want(1, 2, CV_8UC3);
+  want.at<cv::Vec3b>(0, 0) = cv::Vec3b(1, 2, 3);
+  want.at<cv::Vec3b>(0, 1) = cv::Vec3b(0xA0, 0xB0, 0xC0);
+  EXPECT_TRUE(same_pixels(decode_image(bmp_file(spec)).pixels, want));
+  // 10-10-10 fields are rounded down to 8 bits: 1023 -> 255, 512 -> 128, 3 -> 1.
+  spec.extra.clear();
+  for (const uint32_t mask : {0x3FF00000u, 0x000FFC00u, 0x000003FFu}) put_u32_le(spec.extra, mask);
+  spec.pixels.clear();
+  for (const uint32_t v : {(1023u << 20) | (512u << 10) | 3u, 0u}) put_u32_le(spec.pixels, v);
+  want.at<cv::Vec3b>(0, 0) = cv::Vec3b(255, 128, 1);
+  want.at<cv::Vec3b>(0, 1) = cv::Vec3b(0, 0, 0);
+  EXPECT_TRUE(same_pixels(decode_image(bmp_file(spec)).pixels, want));
+}
+
+TEST(DecodeBmp, Rle8WithDeltaAndAbsoluteRuns) {
+  // 7x4, stored rows bottom-up. Row 0: a run, an even absolute run, end of line. Row 1: an odd
+  // (padded) absolute run, a run, a delta to (6, 2). Row 2: a run of 1, end of line. Row 3: a
+  // run filling the row, end of bitmap. Pixels never written are black.
+  const Bytes stream = {3, 1,  0, 4, 2, 3, 4, 5, 0, 0,        // row 0
+                        0, 3,  6, 7, 8, 0, 2, 9, 0, 2, 1, 1,  // row 1, delta
+                        1, 10, 0, 0,                          // row 2
+                        7, 2,  0, 1};                         // row 3, end of bitmap
+  const std::vector<std::vector<int>> stored = {
+      {1, 1, 1, 2, 3, 4, 5}, {6, 7, 8, 9, 9, -1, -1}, {-1, -1, -1, -1, -1, -1, 10}, {2, 2, 2, 2, 2, 2, 2}};
+  std::vector<cv::Vec3b> palette = test_palette(11);
+  palette[0] = cv::Vec3b();  // OpenCV paints skipped pixels with entry 0; we leave them black
+  BmpSpec spec = bmp_spec(7, 4, 8, 1);
+  spec.colors_used = 11;
+  spec.extra = palette_bytes(palette, false);
+  spec.pixels = stream;
+  const cv::Mat expected = from_indices(stored, palette, false);
+  EXPECT_TRUE(same_pixels(decode_image(bmp_file(spec)).pixels, expected));
+  EXPECT_TRUE(same_pixels(opencv_rgb(bmp_file(spec)), expected));
+
+  // Skipped pixels stay black even when palette entry 0 is not.
+  palette[0] = cv::Vec3b(200, 100, 50);
+  spec.extra = palette_bytes(palette, false);
+  EXPECT_TRUE(same_pixels(decode_image(bmp_file(spec)).pixels, from_indices(stored, palette, false)));
+  // Top-down (legal only for uncompressed files, accepted anyway, as OpenCV did).
+  spec.height = -4;
+  EXPECT_TRUE(same_pixels(decode_image(bmp_file(spec)).pixels, from_indices(stored, palette, true)));
+}
+
+TEST(DecodeBmp, Rle4WithDeltaAndAbsoluteRuns) {
+  // 9x3. Row 0: a run alternating two nibbles, an absolute run of 4. Row 1: an absolute run of 3,
+  // a delta of 2 along the row, a run. Row 2: an absolute run of 5 (3 bytes, padded to 4). Each
+  // row ends with end of line; the last one ends the bitmap.
+  const Bytes stream = {5, 0x12, 0, 4,    0x34, 0x56, 0, 0, 0,    3,    0x78, 0x90, 0, 2,
+                        2, 0,    4, 0xAB, 0,    0,    0, 5, 0x12, 0x34, 0x50, 0x00, 0, 0};
+  const std::vector<std::vector<int>> stored = {
+      {1, 2, 1, 2, 1, 3, 4, 5, 6}, {7, 8, 9, -1, -1, 10, 11, 10, 11}, {1, 2, 3, 4, 5, -1, -1, -1, -1}};
+  std::vector<cv::Vec3b> palette = test_palette(16);
+  palette[0] = cv::Vec3b();
+  BmpSpec spec = bmp_spec(9, 3, 4, 2);
+  spec.extra = palette_bytes(palette, false);
+  spec.pixels = stream;
+  const cv::Mat expected = from_indices(stored, palette, false);
+  EXPECT_TRUE(same_pixels(decode_image(bmp_file(spec)).pixels, expected));
+  EXPECT_TRUE(same_pixels(opencv_rgb(bmp_file(spec)), expected));
+
+  // A delta down a row and an early end of bitmap (OpenCV 4.6's RLE4 ignores both's vertical part).
+  spec.width = 4;
+  spec.pixels = {2, 0x35, 0, 2, 1, 1, 1, 0x70, 0, 1};
+  EXPECT_TRUE(same_pixels(decode_image(bmp_file(spec)).pixels,
+                          from_indices({{3, 5, -1, -1}, {-1, -1, -1, 7}, {-1, -1, -1, -1}}, palette, false)));
+}
+
+TEST(DecodeBmp, TopDownPaletteFile) {
+  const PaletteCase c = palette_case(8, 256, 0, false, true);
+  EXPECT_TRUE(same_pixels(decode_image(c.file).pixels, c.expected));
+  EXPECT_TRUE(same_pixels(opencv_rgb(c.file), c.expected));
+  // The same rows bottom-up give the picture upside down.
+  const PaletteCase bottom_up = palette_case(8, 256, 0, false, false);
+  cv::Mat flipped;
+  cv::flip(c.expected, flipped, 0);
+  EXPECT_TRUE(same_pixels(decode_image(bottom_up.file).pixels, flipped));
 }
 
 // --- GIF ------------------------------------------------------------------------------------
