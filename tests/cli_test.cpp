@@ -1,5 +1,6 @@
 // The `cutout` binary itself, run as a user would, with the tiny test models.
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -74,6 +75,55 @@ TEST_F(CliTest, BatchSkipsABadFileAndSaysSo) {
   EXPECT_NE(err_.find("broken.jpg"), std::string::npos) << err_;
   EXPECT_NE(err_.find("undecodable_image"), std::string::npos) << err_;
   EXPECT_NE(err_.find("1 of 3 inputs failed"), std::string::npos) << err_;
+}
+
+// A batch job's tasks: each takes its share of a folder, together they write every output once,
+// log JSON lines with a summary, and a retried task skips what is done.
+TEST_F(CliTest, ShardsSplitAFolderAcrossTasks) {
+  const fs::path in = dir_.path() / "in", out = dir_.path() / "out";
+  fs::create_directories(in / "sub");
+  for (const char* name : {"a.jpg", "b.jpg", "c.jpg", "sub/d.jpg", "sub/e.jpg"}) fs::copy_file(photo_, in / name);
+  fs::copy_file(broken_, in / "sub" / "f.jpg");
+  std::vector<nlohmann::json> summaries;
+  for (int task = 0; task < 3; ++task) {
+    std::string log;
+    const int status = cutout("remove " + in.string() + " -o " + out.string() + " --shard " + std::to_string(task) +
+                                  "/3 --progress json " + model_,
+                              &log);
+    // Round robin over a b c sub/d sub/e sub/f: task 2 has c and the broken sub/f.
+    EXPECT_EQ(status, task == 2 ? 1 : 0) << err_;
+    std::istringstream lines(log);
+    for (std::string line; std::getline(lines, line);) {
+      auto j = nlohmann::json::parse(line);  // every stdout line is a JSON object
+      ASSERT_TRUE(j.contains("severity")) << line;
+      if (j["message"] == "batch summary") summaries.push_back(j);
+    }
+  }
+  for (const char* name : {"a.png", "b.png", "c.png", "sub/d.png", "sub/e.png"}) {
+    EXPECT_TRUE(fs::exists(out / name)) << name;
+  }
+  EXPECT_FALSE(fs::exists(out / "sub" / "f.png"));
+  ASSERT_EQ(summaries.size(), 3u);
+  int processed = 0;
+  for (const auto& s : summaries) {
+    EXPECT_EQ(s["inputs_total"], 6);
+    EXPECT_EQ(s["inputs"], 2);
+    processed += s["processed"].get<int>();
+  }
+  EXPECT_EQ(processed, 5);
+  EXPECT_EQ(summaries[2]["failed"], 1);
+  EXPECT_EQ(summaries[2]["severity"], "WARNING");
+
+  // A retry of task 0 skips both of its inputs: their outputs exist.
+  std::string log;
+  ASSERT_EQ(cutout("remove " + in.string() + " -o " + out.string() +
+                       " --shard 0/3 --progress json --skip-existing " + model_,
+                   &log),
+            0)
+      << err_;
+  EXPECT_NE(log.find("\"skipped_existing\":2"), std::string::npos) << log;
+  EXPECT_EQ(cutout("remove " + in.string() + " --shard 3/3 " + model_), 2);
+  EXPECT_NE(err_.find("INDEX/COUNT"), std::string::npos) << err_;
 }
 
 TEST_F(CliTest, StdinToStdout) {

@@ -9,12 +9,14 @@
 
 #include <opencv2/core.hpp>
 
+#include "cli/batch_plan.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "core/effects.h"
 #include "core/error.h"
 #include "core/pipeline.h"
 #include "inference/segmenter.h"
+#include "server/log.h"
 
 namespace fs = std::filesystem;
 
@@ -30,6 +32,9 @@ struct RemoveArgs {
   std::vector<std::string> params;  // NAME=VALUE effect parameters
   bool mask = false;
   bool quiet = false;
+  std::string shard;     // INDEX/COUNT or auto; empty: every input
+  std::string progress = "auto";
+  bool skip_existing = false;
   uint64_t max_pixels = DecodeOptions{}.max_pixels;
   ModelOptions model;
 };
@@ -50,10 +55,12 @@ bool looks_like_image_file(const fs::path& p) {
 // <name>.<effect>.<ext>; the mask is <name>.mask.png.
 class OutputPlan {
  public:
-  OutputPlan(const RemoveArgs& args, OutputFormat format, size_t effects_per_input)
+  // items: the whole batch, before any sharding, so a shard names its outputs as the batch would.
+  OutputPlan(const RemoveArgs& args, const std::vector<BatchItem>& items, OutputFormat format,
+             size_t effects_per_input)
       : format_(format), per_effect_(!args.effects.empty()) {
     const std::string& out = args.output;
-    const bool single = args.inputs.size() == 1 && effects_per_input == 1;
+    const bool single = items.size() == 1 && !items[0].from_folder && effects_per_input == 1;
     if (out == "-" || (out.empty() && args.inputs.size() == 1 && args.inputs[0] == "-")) {
       if (!single || args.mask) {
         throw Error(ErrorCode::kInvalidArgument, "stdout takes exactly one input and one output (no --mask)");
@@ -79,14 +86,8 @@ class OutputPlan {
 
   bool to_stdout() const { return to_stdout_; }
 
-  // Reserves the name stem of an input: unique within the batch (a-2 when two inputs share one).
-  fs::path base_for(const std::string& input) {
-    std::string stem = input == "-" ? "stdin" : fs::path(input).stem().string();
-    std::string name = stem;
-    for (int n = 2; used_.count(name); ++n) name = stem + "-" + std::to_string(n);
-    used_[name] = true;
-    return dir_ / name;
-  }
+  // The output name stem of an item (unique within the batch: expand_inputs made it so).
+  fs::path base_for(const BatchItem& item) const { return dir_ / item.name; }
 
   fs::path path_for(const fs::path& base, const std::string& output) const {
     fs::path p = base;
@@ -107,7 +108,6 @@ class OutputPlan {
   bool to_stdout_ = false;
   bool default_dir_ = false;
   fs::path dir_, file_;
-  std::map<std::string, bool> used_;
 };
 
 OutputFormat choose_format(const RemoveArgs& args) {
@@ -125,6 +125,99 @@ OutputFormat choose_format(const RemoveArgs& args) {
   return OutputFormat::kPng;
 }
 
+// Progress of a batch: a bar on a terminal, or one JSON line per input and a summary line per
+// task (--progress json: for batch jobs, whose stdout goes to Cloud Logging), or nothing.
+class BatchReport {
+ public:
+  BatchReport(const RemoveArgs& args, size_t total_inputs, size_t shard_inputs, const Shard& shard)
+      : json_(args.progress == "json"),
+        single_(shard_inputs == 1 && total_inputs == 1),
+        quiet_(args.quiet || args.progress == "none"),
+        total_inputs_(total_inputs),
+        shard_(shard),
+        bar_(shard_inputs, !json_ && !quiet_ && shard_inputs > 1),
+        shard_inputs_(shard_inputs) {}
+
+  void starting(size_t i, const std::string& input) { bar_.update(i, input); }
+
+  void written(const std::string& input, const std::vector<std::string>& paths, const RemoveResult& result) {
+    ++processed_;
+    if (json_) {
+      log_.info("processed " + input, with_position({{"input", input}, {"outputs", paths}, {"width", result.width},
+                                                     {"height", result.height}, {"ms", result.timings.total_ms}}));
+    } else if (single_ && !quiet_) {
+      std::string joined;
+      for (const std::string& p : paths) joined += (joined.empty() ? "" : ", ") + p;
+      std::fprintf(stderr, "%s -> %s (%dx%d, %.0f ms)\n", input.c_str(), joined.c_str(), result.width,
+                   result.height, result.timings.total_ms);
+    }
+  }
+
+  void skipped_existing(const std::string& input) {
+    ++skipped_;
+    if (json_) log_.info("skipped " + input + ": its outputs exist", with_position({{"input", input}}));
+  }
+
+  void failed(const std::string& input, const std::exception& e) {
+    ++failed_;
+    if (json_) {
+      log_.error("failed " + input, with_position({{"input", input}, {"error", error_text(e)}}));
+    } else {
+      bar_.message("cutout: skipped " + input + ": " + error_text(e));
+    }
+  }
+
+  int finish() {
+    bar_.update(shard_inputs_, "done");
+    bar_.finish();
+    const double seconds = watch_.elapsed_ms() / 1000.0;
+    if (json_) {
+      log_.log(failed_ ? server::Severity::kWarning : server::Severity::kInfo, "batch summary",
+               {{"shard", shard_text()},
+                {"shard_source", shard_.source},
+                {"inputs_total", total_inputs_},
+                {"inputs", shard_inputs_},
+                {"processed", processed_},
+                {"skipped_existing", skipped_},
+                {"failed", failed_},
+                {"seconds", seconds},
+                {"images_per_second", seconds > 0 ? static_cast<double>(processed_) / seconds : 0.0}});
+    } else if (failed_ && shard_inputs_ > 1) {
+      std::fprintf(stderr, "cutout: %zu of %zu inputs failed\n", failed_, shard_inputs_);
+    }
+    return failed_ ? kExitFailed : kExitOk;
+  }
+
+ private:
+  std::string shard_text() const { return std::to_string(shard_.index) + "/" + std::to_string(shard_.count); }
+
+  nlohmann::json with_position(nlohmann::json fields) const {
+    fields["done"] = processed_ + skipped_ + failed_;
+    fields["total"] = shard_inputs_;
+    fields["shard"] = shard_text();
+    return fields;
+  }
+
+  const bool json_, single_, quiet_;
+  const size_t total_inputs_;
+  const Shard shard_;
+  ProgressBar bar_;
+  const size_t shard_inputs_;
+  size_t processed_ = 0, skipped_ = 0, failed_ = 0;
+  server::Logger log_{stdout};
+  Stopwatch watch_;
+};
+
+bool outputs_exist(const OutputPlan& plan, const fs::path& base, const RemoveOptions& options) {
+  std::vector<std::string> names;
+  for (Effect e : options.effects) names.emplace_back(effect_name(e));
+  if (names.empty()) names.emplace_back("color");
+  if (options.mask) names.emplace_back("mask");
+  std::error_code ec;
+  return std::all_of(names.begin(), names.end(),
+                     [&](const std::string& n) { return fs::exists(plan.path_for(base, n), ec); });
+}
+
 int run_remove(const RemoveArgs& args) {
   RemoveOptions options;
   options.format = choose_format(args);
@@ -138,49 +231,50 @@ int run_remove(const RemoveArgs& args) {
     set_effect_param(options.effect_params, p.substr(0, eq), p.substr(eq + 1));
   }
   effective_background(options);  // bad options fail before the model loads
-  OutputPlan plan(args, options.format, std::max<size_t>(1, options.effects.size()));
+  const Shard shard = args.shard.empty() ? Shard{} : parse_shard(args.shard);
+  const std::vector<BatchItem> all = expand_inputs(args.inputs);
+  const std::vector<BatchItem> items = take_shard(all, shard);
+  OutputPlan plan(args, all, options.format, std::max<size_t>(1, options.effects.size()));
+  if (plan.to_stdout() && args.progress == "json") {
+    throw Error(ErrorCode::kInvalidArgument, "--progress json writes to stdout: it cannot go with -o -");
+  }
 
+  BatchReport report(args, all.size(), items.size(), shard);
+  if (items.empty()) return report.finish();  // more tasks than inputs: this one has nothing to do
   args.model.apply_cv_threads();
   Segmenter segmenter(args.model.descriptor(), args.model.session_config());
 
-  ProgressBar bar(args.inputs.size(), args.inputs.size() > 1 && !args.quiet);
-  int failures = 0;
-  for (size_t i = 0; i < args.inputs.size(); ++i) {
-    const std::string& input = args.inputs[i];
-    bar.update(i, input);
+  for (size_t i = 0; i < items.size(); ++i) {
+    const BatchItem& item = items[i];
+    report.starting(i, item.input);
     try {
-      std::vector<uint8_t> bytes = read_input(input);
+      const fs::path base = plan.base_for(item);
+      if (args.skip_existing && !plan.to_stdout() && outputs_exist(plan, base, options)) {
+        report.skipped_existing(item.input);
+        continue;
+      }
+      std::vector<uint8_t> bytes = read_input(item.input);
       RemoveResult result = remove_background(bytes, options, segmenter);
       if (plan.to_stdout()) {
         write_stdout(result.outputs.at(0).image.bytes);
-      } else {
-        const fs::path base = plan.base_for(input);
-        std::string written;
-        for (const NamedOutput& out : result.outputs) {
-          const fs::path path = plan.path_for(base, out.name);
-          write_file_atomic(path, out.image.bytes);
-          written += (written.empty() ? "" : ", ") + path.string();
-        }
-        if (args.inputs.size() == 1 && !args.quiet) {
-          std::fprintf(stderr, "%s -> %s (%dx%d, %.0f ms)\n", input.c_str(), written.c_str(), result.width,
-                       result.height, result.timings.total_ms);
-        }
+        continue;
       }
+      std::vector<std::string> written;
+      for (const NamedOutput& out : result.outputs) {
+        const fs::path path = plan.path_for(base, out.name);
+        if (item.from_folder) fs::create_directories(path.parent_path());
+        write_file_atomic(path, out.image.bytes);
+        written.push_back(path.string());
+      }
+      report.written(item.input, written, result);
     } catch (const Error& e) {
       if (e.code() == ErrorCode::kModel) throw;  // the model is broken: no point going on
-      ++failures;
-      bar.message("cutout: skipped " + input + ": " + error_text(e));
+      report.failed(item.input, e);
     } catch (const std::exception& e) {
-      ++failures;
-      bar.message("cutout: skipped " + input + ": " + error_text(e));
+      report.failed(item.input, e);
     }
   }
-  bar.update(args.inputs.size(), "done");
-  bar.finish();
-  if (failures && args.inputs.size() > 1) {
-    std::fprintf(stderr, "cutout: %d of %zu inputs failed\n", failures, args.inputs.size());
-  }
-  return failures ? kExitFailed : kExitOk;
+  return report.finish();
 }
 
 }  // namespace
@@ -188,7 +282,7 @@ int run_remove(const RemoveArgs& args) {
 void add_remove_command(CLI::App& app, int& exit_status) {
   auto args = std::make_shared<RemoveArgs>();
   CLI::App* cmd = app.add_subcommand("remove", "cut out the subject of photos (transparent background)");
-  cmd->add_option("inputs", args->inputs, "photos (JPEG, PNG, WebP, BMP, TIFF, GIF); - reads stdin")->required();
+  cmd->add_option("inputs", args->inputs, "photos (JPEG, PNG, WebP, BMP, TIFF, GIF) or folders of them (walked); - reads stdin")->required();
   cmd->add_option("-o,--output", args->output,
                   "output file, folder, or - for stdout (default: <name>.cutout.<ext> here)");
   cmd->add_option("--format", args->format, "png, webp or jpeg (default: from -o's extension, else png)");
@@ -204,6 +298,15 @@ void add_remove_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--max-pixels", args->max_pixels, "refuse images with more pixels (checked from the header)")
       ->capture_default_str();
   cmd->add_flag("-q,--quiet", args->quiet, "no progress bar or summary");
+  cmd->add_option("--shard", args->shard,
+                  "INDEX/COUNT: do only this task's share of the sorted inputs (i % COUNT == INDEX), for "
+                  "batch jobs; auto: from CLOUD_RUN_TASK_INDEX/CLOUD_RUN_TASK_COUNT (else 0/1)");
+  cmd->add_option("--progress", args->progress,
+                  "auto (a bar on a terminal), json (a JSON line per input and a summary, on stdout), none")
+      ->check(CLI::IsMember({"auto", "json", "none"}))
+      ->capture_default_str();
+  cmd->add_flag("--skip-existing", args->skip_existing,
+                "skip inputs whose outputs already exist (a retried batch task resumes)");
   args->model.add_to(*cmd);
   cmd->callback([args, &exit_status] {
     try {
