@@ -666,5 +666,41 @@ TEST(ServerE2E, ModelThatFailsToLoadAnswers503) {
   EXPECT_EQ(sample(scrape(server), "cutout_model_status", {{"status", "failed"}}), 1);
 }
 
+// On a GPU (--device other than cpu) the GPU gauges and the log's gpu_memory_used come from NVML.
+// No NVIDIA driver here: a library with NVML's ABI (tests/fake_nvml.c, two GPUs) stands in, and the
+// model fails to load (the ONNX Runtime core is a CPU build), which leaves the service up to check.
+TEST(ServerE2E, GpuFiguresComeFromNvmlWhenTheDeviceIsAGpu) {
+  ServerOptions options;
+  options.args = {"--device", "cuda"};
+  options.env = {{"CUTOUT_NVML_LIBRARY", CUTOUT_FAKE_NVML}};
+  options.wait_ready = false;
+  ServerProcess server(options);
+  ASSERT_TRUE(server.wait_for_log(message_is("model failed"), 60s)) << server.log_text();
+  const Samples metrics = scrape(server);
+  const double gib = 1024.0 * 1024 * 1024;
+  EXPECT_EQ(sample(metrics, "cutout_gpu_memory_used_bytes", {{"gpu", "0"}}), 3 * gib);
+  EXPECT_EQ(sample(metrics, "cutout_gpu_memory_total_bytes", {{"gpu", "1"}}), 24 * gib);
+  EXPECT_DOUBLE_EQ(sample(metrics, "cutout_gpu_utilization_ratio", {{"gpu", "0"}}), 0.37);
+  auto c = server.client();
+  ASSERT_TRUE(c.Get("/healthz", ua()));
+  auto line = server.wait_for_log([](const json& j) { return j.value("endpoint", "") == "/healthz"; }, 10s);
+  ASSERT_TRUE(line) << server.log_text();
+  EXPECT_EQ((*line)["gpu_memory_used"], 25 * (1ull << 30));
+}
+
+// On CPU there is no GPU series and gpu_memory_used is null, even where NVML could be loaded.
+TEST(ServerE2E, NoGpuFiguresOnCpu) {
+  ServerOptions options;
+  options.args = {"--model", (testing::test_models_dir() / "tiny_isnet.onnx").string()};
+  options.env = {{"CUTOUT_NVML_LIBRARY", CUTOUT_FAKE_NVML}};
+  ServerProcess server(options);
+  for (const auto& [key, value] : scrape(server)) EXPECT_NE(key.rfind("cutout_gpu_", 0), 0u) << key;
+  auto c = server.client();
+  ASSERT_TRUE(c.Get("/healthz", ua()));
+  auto line = server.wait_for_log([](const json& j) { return j.value("endpoint", "") == "/healthz"; }, 10s);
+  ASSERT_TRUE(line) << server.log_text();
+  EXPECT_TRUE((*line)["gpu_memory_used"].is_null());
+}
+
 }  // namespace
 }  // namespace cutout

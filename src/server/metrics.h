@@ -123,7 +123,7 @@ class MetricsRegistry {
   std::map<std::string, std::unique_ptr<Family>> families_;
 };
 
-// Default latency buckets in seconds, for requests from 1 ms to 60 s.
+// Default latency buckets in seconds, for requests from 1 ms to 120 s (the default request timeout).
 std::vector<double> latency_buckets();
 
 // The process start time in seconds since the epoch, from /proc/self/stat's starttime (clock ticks

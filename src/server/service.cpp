@@ -126,7 +126,22 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
     const double ms = engine_.warmup_ms();
     return ms > 0 ? ms / 1000.0 : std::nan("");
   });
-  // Counters exist from the start at 0, so rate() and alert rules see their first increment.
+  // Counters exist from the start at 0, so rate() and alert rules see their first increment. That
+  // matters most with scale-to-zero, where every instance starts new series: a series created by
+  // its first request loses that request to rate(), and ratios of counters born at different times
+  // (cold requests over process requests, errors over requests) come out skewed.
+  for (const char* code : {"200", "400", "401", "413", "415", "422", "429", "499", "500", "503", "504"}) {
+    request_counter("/api/v2/process", code);
+  }
+  for (const char* code : {"200", "202", "503"}) request_counter("/api/v2/warmup", code);
+  for (const char* endpoint : {"/api/v2/process", "/api/v2/warmup", "/healthz", "/readyz"}) request_histogram(endpoint);
+  process_histogram(true);
+  process_histogram(false);
+  for (const char* stage : {"queue", "decode", "inference", "effects", "encode", "total"}) stage_histogram(stage);
+  metrics_.gauge_callback("cutout_queue_limit", "Process requests that may wait for inference (--queue-limit)",
+                          [this] { return static_cast<double>(config_.queue_limit); });
+  metrics_.gauge_callback("cutout_build_info", "Always 1; the version and model as labels",
+                          [] { return 1.0; }, {{"version", CUTOUT_VERSION}, {"model", config_.model}});
   metrics_.counter("cutout_cold_requests_total", "Process requests that waited for the model");
   metrics_.counter("cutout_warmup_pings_total", "Warm-up pings (POST /api/v2/warmup)");
   for (const char* reason : {"unauthorized", "payload_too_large", "image_too_large", "unsupported_media_type",
@@ -138,8 +153,34 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
                             [this, s] { return engine_.status() == s ? 1.0 : 0.0; },
                             {{"status", std::string(model_status_name(s))}});
   }
+  if (config_.device != "cpu") add_gpu_metrics();
   metrics_.gauge_callback("cutout_price_per_hour_usd", "Configured instance price, for cost per image",
                           [this] { return config_.price_per_hour; });
+}
+
+void Service::add_gpu_metrics() {
+  gpu_ = std::make_unique<GpuMonitor>();
+  if (!gpu_->available()) {
+    logger_.warning("no GPU metrics: " + gpu_->unavailable_reason(), {{"device", config_.device}});
+    gpu_.reset();
+    return;
+  }
+  for (int i = 0; i < gpu_->device_count(); ++i) {
+    const Labels gpu = {{"gpu", std::to_string(i)}};
+    auto reading = [this, i](auto field) {
+      return [this, i, field] {
+        auto r = gpu_->read(i);
+        return r ? field(*r) : std::nan("");
+      };
+    };
+    metrics_.gauge_callback("cutout_gpu_memory_used_bytes", "GPU memory in use (NVML), bytes",
+                            reading([](const GpuReading& r) { return static_cast<double>(r.memory_used_bytes); }), gpu);
+    metrics_.gauge_callback("cutout_gpu_memory_total_bytes", "GPU memory in all (NVML), bytes",
+                            reading([](const GpuReading& r) { return static_cast<double>(r.memory_total_bytes); }), gpu);
+    metrics_.gauge_callback("cutout_gpu_utilization_ratio", "Share of time a GPU kernel ran (NVML), 0 to 1",
+                            reading([](const GpuReading& r) { return r.utilization_ratio; }), gpu);
+  }
+  logger_.info("GPU metrics from NVML", {{"gpus", gpu_->device_count()}});
 }
 
 HttpResponse Service::handle(HttpRequest& request) {
@@ -235,19 +276,11 @@ void Service::finish(const HttpRequestLog& sent, const std::string& trace_header
                      Clock::time_point start) {
   const double latency = seconds_since(start);
   const std::string code = std::to_string(status);
-  metrics_.counter("cutout_requests_total", "HTTP requests by endpoint and status code (streams: their outcome)",
-                   {{"endpoint", info.endpoint}, {"code", code}})
-      .inc();
-  metrics_.histogram("cutout_request_duration_seconds", "HTTP request duration (streams: until the last event)",
-                     latency_buckets(), {{"endpoint", info.endpoint}})
-      .observe(latency);
+  request_counter(info.endpoint, code).inc();
+  request_histogram(info.endpoint).observe(latency);
   // Successful process requests, cold (waited for the model) or warm: the "warm p95" of the
   // operations plan, without fast refusals pulling the quantiles down.
-  if (info.endpoint == "/api/v2/process" && status == 200) {
-    metrics_.histogram("cutout_process_duration_seconds", "Successful process requests, cold or warm",
-                       latency_buckets(), {{"cold", info.cold_start ? "true" : "false"}})
-        .observe(latency);
-  }
+  if (info.endpoint == "/api/v2/process" && status == 200) process_histogram(info.cold_start).observe(latency);
 
   HttpRequestLog http = sent;
   http.latency_s = latency;
@@ -258,6 +291,9 @@ void Service::finish(const HttpRequestLog& sent, const std::string& trace_header
                            {"cold_start", info.cold_start},
                            {"timings_ms", info.timings},
                            {"gpu_memory_used", nullptr}};
+  if (gpu_) {
+    if (auto used = gpu_->memory_used_bytes()) fields["gpu_memory_used"] = *used;
+  }
   if (!info.error_code.empty()) fields["error_code"] = info.error_code;
   if (auto trace = cloud_trace(trace_header, config_.trace_project)) {
     fields["logging.googleapis.com/trace"] = *trace;
@@ -387,12 +423,28 @@ HttpResponse Service::page(HttpRequest& request, RequestInfo& info) {
   return r;
 }
 
+Counter& Service::request_counter(const std::string& endpoint, const std::string& code) {
+  return metrics_.counter("cutout_requests_total", "HTTP requests by endpoint and status code (streams: their outcome)",
+                          {{"endpoint", endpoint}, {"code", code}});
+}
+
+Histogram& Service::request_histogram(const std::string& endpoint) {
+  return metrics_.histogram("cutout_request_duration_seconds", "HTTP request duration (streams: until the last event)",
+                            latency_buckets(), {{"endpoint", endpoint}});
+}
+
+Histogram& Service::process_histogram(bool cold) {
+  return metrics_.histogram("cutout_process_duration_seconds", "Successful process requests, cold or warm",
+                            latency_buckets(), {{"cold", cold ? "true" : "false"}});
+}
+
+Histogram& Service::stage_histogram(const std::string& stage) {
+  return metrics_.histogram("cutout_stage_duration_seconds", "Duration of each stage of a process request",
+                            latency_buckets(), {{"stage", stage}});
+}
+
 void Service::observe_stages(const StageTimings& t, double queue_ms) {
-  auto observe = [&](const char* stage, double ms) {
-    metrics_.histogram("cutout_stage_duration_seconds", "Duration of each stage of a process request",
-                       latency_buckets(), {{"stage", stage}})
-        .observe(ms / 1000.0);
-  };
+  auto observe = [&](const char* stage, double ms) { stage_histogram(stage).observe(ms / 1000.0); };
   observe("queue", queue_ms);
   observe("decode", t.decode_ms);
   observe("inference", t.preprocess_ms + t.inference_ms + t.postprocess_ms);

@@ -17,6 +17,7 @@
 
 #include "server/api_error.h"
 #include "server/engine.h"
+#include "server/gpu_monitor.h"
 #include "server/http_server.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -83,6 +84,13 @@ class Service {
   // round trip per scrape is enough), the periodic sweep, and the client address for rate limits.
   ShareStoreStats share_stats();
   void sweep_shares_every(std::stop_token stop);
+  // The GPU gauges of SPEC §5 (one series per GPU that NVML sees); none, with a log line, without NVML.
+  void add_gpu_metrics();
+  // The families of the request metrics, one place for each name, help text and buckets.
+  Counter& request_counter(const std::string& endpoint, const std::string& code);
+  Histogram& request_histogram(const std::string& endpoint);
+  Histogram& process_histogram(bool cold);
+  Histogram& stage_histogram(const std::string& stage);
   void share_store_failed(const char* operation, const ShareStoreError& e);
   std::string client_address(const HttpRequest& request) const;
 
@@ -96,6 +104,7 @@ class Service {
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   const double process_start_s_;
   std::unique_ptr<ShareStore> share_;
+  std::unique_ptr<GpuMonitor> gpu_;  // only when the model runs on a GPU (--device other than cpu)
   RateLimiter share_limiter_;
   std::mutex share_stats_mutex_;
   ShareStoreStats share_stats_;
