@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include <thread>
+
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -118,6 +120,21 @@ TEST(Device, ParseAndThreadDefaults) {
   unsetenv("CUTOUT_THREADS");
   unsetenv("OMP_NUM_THREADS");
   EXPECT_GE(default_thread_count(), 1);
+  EXPECT_LE(default_thread_count(), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
+// A container's CPU limit caps the default thread count (cgroup v2 cpu.max, v1 quota and period).
+TEST(Device, CpuQuotaInWholeCores) {
+  EXPECT_EQ(cores_from_cpu_quota("200000 100000"), 2);
+  EXPECT_EQ(cores_from_cpu_quota("200000 100000\n"), 2);
+  EXPECT_EQ(cores_from_cpu_quota("150000 100000"), 2);  // 1.5 CPUs: round up, never 0
+  EXPECT_EQ(cores_from_cpu_quota("50000 100000"), 1);
+  EXPECT_EQ(cores_from_cpu_quota("400000 50000"), 8);
+  EXPECT_EQ(cores_from_cpu_quota("max 100000"), 0);
+  EXPECT_EQ(cores_from_cpu_quota("-1 100000"), 0);  // v1: no limit
+  EXPECT_EQ(cores_from_cpu_quota(""), 0);
+  EXPECT_EQ(cores_from_cpu_quota("200000"), 0);
+  EXPECT_EQ(cores_from_cpu_quota("2x 100000"), 0);
 }
 
 TEST(RemoveBackground, EndToEndWithTheTinyModel) {

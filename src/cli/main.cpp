@@ -1,5 +1,7 @@
 // cutout: background removal and photo art. This file only parses and dispatches.
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 
 #include <CLI/CLI.hpp>
@@ -7,7 +9,21 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 
+namespace {
+
+// Kubernetes gives every pod of a namespace Docker-link variables for each Service in it: one named
+// "cutout" yields CUTOUT_PORT=tcp://10.0.0.7:80 (and CUTOUT_SERVICE_HOST, ...). CUTOUT_PORT is also
+// our port variable, so such a value, which no one means as a port, is dropped rather than failing
+// every subcommand with "--port: not a number". (The manifests also set enableServiceLinks: false.)
+void drop_kubernetes_service_link_port() {
+  const char* port = std::getenv("CUTOUT_PORT");
+  if (port && std::strncmp(port, "tcp://", 6) == 0) unsetenv("CUTOUT_PORT");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  drop_kubernetes_service_link_port();
   cutout::cli::reexec_with_huge_page_malloc(argv);
   CLI::App app{"cutout " CUTOUT_VERSION ": removes photo backgrounds with a segmentation network (ISNet)"};
   app.set_version_flag("--version", CUTOUT_VERSION);
@@ -18,6 +34,7 @@ int main(int argc, char** argv) {
   cutout::cli::add_models_command(app, exit_status);
   cutout::cli::add_bench_command(app, exit_status);
   cutout::cli::add_serve_command(app, exit_status);
+  cutout::cli::add_healthcheck_command(app, exit_status);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

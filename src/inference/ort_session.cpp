@@ -1,8 +1,11 @@
 #include "inference/ort_session.h"
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <onnxruntime_cxx_api.h>
@@ -73,10 +76,42 @@ GraphOptimization parse_graph_optimization(std::string_view name) {
               "unknown graph optimisation '" + std::string(name) + "' (allowed: basic, extended, all)");
 }
 
+int cores_from_cpu_quota(std::string_view cpu_max) {
+  // cgroup v2 cpu.max: "QUOTA PERIOD" in microseconds, or "max PERIOD" for no limit.
+  while (!cpu_max.empty() && std::isspace(static_cast<unsigned char>(cpu_max.back()))) cpu_max.remove_suffix(1);
+  const size_t space = cpu_max.find(' ');
+  if (space == std::string_view::npos) return 0;
+  long long quota = 0, period = 0;
+  const std::string_view q = cpu_max.substr(0, space), p = cpu_max.substr(space + 1);
+  auto whole = [](std::string_view text, long long& value) {
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return ec == std::errc() && end == text.data() + text.size();
+  };
+  if (!whole(q, quota) || !whole(p, period) || quota <= 0 || period <= 0) return 0;
+  return static_cast<int>((quota + period - 1) / period);  // 1.5 CPUs: 2 threads
+}
+
+int container_cpu_limit() {
+  auto read = [](const char* path) {
+    std::ifstream in(path);
+    std::string text;
+    std::getline(in, text);
+    return text;
+  };
+  if (int n = cores_from_cpu_quota(read("/sys/fs/cgroup/cpu.max"))) return n;
+  // cgroup v1: the quota and the period in two files, -1 for no limit.
+  const std::string v1 = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") + " " + read("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+  return cores_from_cpu_quota(v1);
+}
+
 int default_thread_count() {
   if (int n = parse_positive_env("CUTOUT_THREADS")) return n;
   if (int n = parse_positive_env("OMP_NUM_THREADS")) return n;
-  return std::max(1u, std::thread::hardware_concurrency());
+  // The cores this process may run on (affinity), capped by a container's CPU quota: a pod limited
+  // to 2 CPUs on a 64-core node gets 2 threads, not 64 that the quota would throttle.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int limit = container_cpu_limit();
+  return limit > 0 ? std::min(cores, limit) : cores;
 }
 
 std::vector<std::string> available_providers() { return Ort::GetAvailableProviders(); }

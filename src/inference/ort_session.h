@@ -24,8 +24,12 @@ enum class Device { kCpu, kCuda };
 std::string_view device_name(Device device);  // "cpu", "cuda"
 Device parse_device(std::string_view name);    // throws Error(kInvalidArgument)
 
-// CUTOUT_THREADS, else OMP_NUM_THREADS, else the number of cores.
+// CUTOUT_THREADS, else OMP_NUM_THREADS, else the cores this process may use, capped by the CPU
+// quota of its container (cgroup v2 cpu.max or v1 cpu.cfs_quota_us), rounded up.
 int default_thread_count();
+// Whole CPUs of a cgroup v2 cpu.max line ("200000 100000" -> 2, "150000 100000" -> 2), 0 for no
+// limit ("max 100000") or an unreadable line. Also takes v1's "QUOTA PERIOD" (-1: no limit).
+int cores_from_cpu_quota(std::string_view cpu_max);
 
 enum class GraphOptimization { kBasic, kExtended, kAll };
 // "basic", "extended", "all"; throws Error(kInvalidArgument).

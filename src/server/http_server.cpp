@@ -206,4 +206,15 @@ void HttpServer::stop() {
   if (impl_->server.is_running()) impl_->server.stop();
 }
 
+std::optional<int> http_get_status(const std::string& host, int port, const std::string& path, int timeout_ms) {
+  httplib::Client client(host, port);
+  const auto timeout = std::chrono::milliseconds(timeout_ms);
+  client.set_connection_timeout(timeout);
+  client.set_read_timeout(timeout);
+  client.set_write_timeout(timeout);
+  auto res = client.Get(path);
+  if (!res) return std::nullopt;
+  return res->status;
+}
+
 }  // namespace cutout::server

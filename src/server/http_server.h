@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -93,5 +94,10 @@ class HttpServer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A GET of http://host:port/path: the answer's status, or nullopt when none came within timeout_ms
+// (refused, reset, timed out). For `cutout healthcheck`, the container image's HEALTHCHECK, which
+// has no curl. Thread-safe.
+std::optional<int> http_get_status(const std::string& host, int port, const std::string& path, int timeout_ms);
 
 }  // namespace cutout::server
