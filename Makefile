@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all setup build test test-unit test-model test-e2e test-browser test-container run bench bench-server contact-sheet screenshots clean
+.PHONY: all setup build test test-unit test-model test-e2e test-browser test-container run bench bench-server bench-threads contact-sheet screenshots clean
 
 all: build
 
@@ -44,6 +44,10 @@ bench: build
 # The service benchmark of docs/PERFORMANCE.md (cold start, warm latency, 8-client load).
 bench-server: build
 	@bench/server_bench.py --build $(BUILD_DIR)
+
+# Cold start against warm latency at 1 and 2 threads, in one run (docs/OPERATIONS.md).
+bench-threads: build
+	@bench/threads_bench.py --build $(BUILD_DIR)
 
 # docs/effects_contact_sheet.png: six eval photos through the four effects.
 contact-sheet: build
