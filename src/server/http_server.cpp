@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -215,6 +216,36 @@ std::optional<int> http_get_status(const std::string& host, int port, const std:
   auto res = client.Get(path);
   if (!res) return std::nullopt;
   return res->status;
+}
+
+std::optional<HttpAnswer> http_call(const std::string& method, const std::string& url,
+                                    const std::vector<std::pair<std::string, std::string>>& headers, int timeout_ms,
+                                    std::string* error) {
+  const size_t scheme_end = url.find("://");
+  const size_t path_start = scheme_end == std::string::npos ? std::string::npos : url.find('/', scheme_end + 3);
+  if (scheme_end == std::string::npos) {
+    if (error) *error = "not a URL: " + url;
+    return std::nullopt;
+  }
+  const std::string base = path_start == std::string::npos ? url : url.substr(0, path_start);
+  const std::string path = path_start == std::string::npos ? "/" : url.substr(path_start);
+  httplib::Client client(base);
+  if (!client.is_valid()) {
+    if (error) *error = "unsupported URL: " + url;
+    return std::nullopt;
+  }
+  const auto timeout = std::chrono::milliseconds(timeout_ms);
+  client.set_connection_timeout(timeout);
+  client.set_read_timeout(timeout);
+  client.set_write_timeout(timeout);
+  httplib::Headers h;
+  for (const auto& [k, v] : headers) h.emplace(k, v);
+  httplib::Result res = method == "GET" ? client.Get(path, h) : client.Post(path, h, "", "text/plain");
+  if (!res) {
+    if (error) *error = httplib::to_string(res.error());
+    return std::nullopt;
+  }
+  return HttpAnswer{res->status, res->body};
 }
 
 }  // namespace cutout::server

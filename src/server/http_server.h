@@ -100,4 +100,14 @@ class HttpServer {
 // has no curl. Thread-safe.
 std::optional<int> http_get_status(const std::string& host, int port, const std::string& path, int timeout_ms);
 
+// A request to a URL ("http://host:port/path" or https://...): the answer's status and body, or
+// nullopt with the reason in *error when none came within timeout_ms. For `cutout warmer`.
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+std::optional<HttpAnswer> http_call(const std::string& method, const std::string& url,
+                                    const std::vector<std::pair<std::string, std::string>>& headers, int timeout_ms,
+                                    std::string* error);
+
 }  // namespace cutout::server
