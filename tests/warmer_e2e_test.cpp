@@ -83,6 +83,46 @@ TEST(WarmerE2E, RunSendsThePlannedWarmUpAndStopsOnSigterm) {
   EXPECT_NE(text.find("\"message\":\"warmer stopped\""), std::string::npos) << text;
 }
 
+// With --metrics-url the warmer sees requests as they are answered and keeps the instance up after
+// them when the idle times at this time of week say so: here every day had a second request 20
+// minutes after the first, past the platform's 15-minute timeout.
+TEST(WarmerE2E, RunWithMetricsPlansKeepAlivesAfterRequests) {
+  ServerOptions options;
+  options.args = {"--model", (testing::test_models_dir() / "tiny_isnet.onnx").string()};
+  ServerProcess server(options);
+  testing::TempDir dir;
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::ofstream counts(dir.path() / "counts.csv");
+  counts << "time,requests\n";
+  for (int d = 7; d >= 1; --d) {
+    counts << static_cast<long long>(now - d * 86400) << ",1\n" << static_cast<long long>(now - d * 86400 + 1200) << ",1\n";
+  }
+  counts.close();
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  const std::string log = (dir.path() / "warmer.log").string();
+  const pid_t warmer = spawn({testing::cutout_binary().string(), "warmer", "run", "--target", url, "--counts",
+                              (dir.path() / "counts.csv").string(), "--metrics-url", url + "/metrics",
+                              "--scrape-interval", "1s"},
+                             log);
+  ASSERT_GT(warmer, 0);
+  std::this_thread::sleep_for(1500ms);  // its first scrape is the baseline
+  auto c = server.client();
+  auto res = c.Post("/api/v2/process?effects=color&max_side=64", ua(), small_jpeg(), "image/jpeg");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  bool planned = false;
+  for (int i = 0; i < 100 && !planned; ++i) {
+    std::this_thread::sleep_for(100ms);
+    planned = read_text(log).find("\"message\":\"keep-alive planned\"") != std::string::npos;
+  }
+  EXPECT_TRUE(planned) << read_text(log);
+  kill(warmer, SIGTERM);
+  int status = -1;
+  for (int i = 0; i < 100 && waitpid(warmer, &status, WNOHANG) == 0; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(WIFEXITED(status)) << read_text(log);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
 TEST(WarmerE2E, PingRetriesAndReportsFailure) {
   ServerOptions options;
   options.args = {"--model", (testing::test_models_dir() / "tiny_isnet.onnx").string(), "--api-key", "sesame"};

@@ -277,7 +277,7 @@ void on_signal(int) { g_stop = true; }
 struct RunArgs {
   WarmerArgs w;
   PingArgs ping;
-  std::string metrics_url, relearn = "1h";
+  std::string metrics_url, relearn = "1h", scrape_interval = "60s";
 };
 
 // The process requests a server has answered so far, from its /metrics; -1 when unreadable.
@@ -305,11 +305,13 @@ int run_warmer(const RunArgs& a) {
   Traffic traffic = a.w.traffic(a.metrics_url.empty());
   const Platform platform = a.w.platform();
   const PredictorOptions o = a.w.predictor();
-  const double relearn_s = parse_duration_s(a.relearn);
+  const double relearn_s = parse_duration_s(a.relearn), scrape_s = parse_duration_s(a.scrape_interval);
   server::Logger log(stdout);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
   WarmPlan plan;
+  std::unique_ptr<GapModel> gaps;  // with --metrics-url: keep-alives after the requests it sees
+  std::vector<double> keep_alive;  // pending, sorted
   double next_learn = 0, next_scrape = 0, last_scraped = -1;
   size_t next_ping = 0;
   log.info("warmer started", {{"target", a.ping.target}, {"requests_known", traffic.arrivals.size()},
@@ -320,14 +322,23 @@ int run_warmer(const RunArgs& a) {
       const double total = scrape_process_requests(a.metrics_url);
       if (total >= 0 && last_scraped >= 0) {
         const double added = total >= last_scraped ? total - last_scraped : total;  // a restart resets it
-        for (int i = 0; i < static_cast<int>(added); ++i) traffic.arrivals.push_back(now - 60 + 60.0 * (i + 0.5) / added);
+        for (int i = 0; i < static_cast<int>(added); ++i) {
+          traffic.arrivals.push_back(now - scrape_s + scrape_s * (i + 0.5) / added);
+        }
+        if (added > 0 && gaps) {  // new requests: keep the instance up as their time of week says
+          keep_alive = gaps->keep_alive_pings(traffic.arrivals.back(), platform);
+          if (!keep_alive.empty()) {
+            log.info("keep-alive planned", {{"pings", keep_alive.size()}, {"until", format_utc(keep_alive.back() + platform.idle_timeout_s)}});
+          }
+        }
       }
       if (total >= 0) last_scraped = total;
-      next_scrape = now + 60;
+      next_scrape = now + scrape_s;
     }
     if (now >= next_learn) {
       std::sort(traffic.arrivals.begin(), traffic.arrivals.end());
       plan = plan_warming(traffic.arrivals, now, now + 7 * 86400, platform, o);
+      if (!a.metrics_url.empty()) gaps = std::make_unique<GapModel>(traffic.arrivals, now - o.history_days * 86400, now, o);
       next_ping = 0;
       log.info("plan learned", {{"windows", plan.windows.size()}, {"pings", plan.pings.size()},
                                 {"next_ping", plan.pings.empty() ? "" : format_utc(plan.pings.front())}});
@@ -338,8 +349,13 @@ int run_warmer(const RunArgs& a) {
       ++next_ping;
     }
     if (next_ping < plan.pings.size() && plan.pings[next_ping] <= now) {
-      send_warmup(a.ping, log, {{"planned", format_utc(plan.pings[next_ping])}});
+      send_warmup(a.ping, log, {{"planned", format_utc(plan.pings[next_ping])}, {"kind", "window"}});
       ++next_ping;
+      continue;
+    }
+    if (!keep_alive.empty() && keep_alive.front() <= now) {
+      send_warmup(a.ping, log, {{"planned", format_utc(keep_alive.front())}, {"kind", "keep-alive"}});
+      keep_alive.erase(keep_alive.begin());
       continue;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -399,6 +415,7 @@ void add_warmer_command(CLI::App& app, int& exit_status) {
   u->add_option("--api-key", run->ping.api_key, "sent as X-API-Key")->envname("CUTOUT_API_KEY");
   u->add_option("--metrics-url", run->metrics_url, "learn from the service's /metrics as it runs");
   u->add_option("--relearn", run->relearn, "learn the plan again this often")->capture_default_str();
+  u->add_option("--scrape-interval", run->scrape_interval, "read --metrics-url this often")->capture_default_str();
   u->add_option("--timeout", run->ping.timeout, "one warm-up's timeout")->capture_default_str();
   u->add_option("--retries", run->ping.retries, "retries of a failed warm-up (back-off 1 s, 2 s, 4 s ...)")
       ->check(CLI::Range(0, 10))->capture_default_str();

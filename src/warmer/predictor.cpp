@@ -20,6 +20,9 @@ struct BinStats {
   }
 };
 
+constexpr int kMaxSteps = 16;
+constexpr double kPriorSamples = 20;  // keep-alive up to 4 hours past the platform's timeout (ATC's range)
+
 double overlap(double a0, double a1, double b0, double b1) { return std::max(0.0, std::min(a1, b1) - std::max(a0, b0)); }
 
 class Model {
@@ -149,6 +152,9 @@ GapModel::GapModel(const std::vector<double>& arrivals, double from, double to, 
     const size_t w = week_bin(*it, &day_bin, &weekend);
     week_[w].push_back(static_cast<float>(gap));
     daytype_[weekend][day_bin].push_back(static_cast<float>(gap));
+    // The long gaps of the whole history, the prior that sparse bins lean on.
+    if (gap > 60) all_long_.push_back(static_cast<float>(gap));
+    ++all_count_;
   }
 }
 
@@ -171,32 +177,54 @@ std::vector<double> GapModel::keep_alive_pings(double t, const Platform& platfor
                                        static_cast<long>(bins_per_day_));
     for (float g : daytype_[weekend][b]) samples.emplace_back(g, 1.0f);
   }
+  // Shrinkage: the whole history's gaps, worth kPriorSamples samples in all, so that a bin seen a
+  // few times leans on the overall idle-time distribution (the hybrid histogram's view) and a bin
+  // seen often speaks for itself.
+  if (all_count_ > 0) {
+    const auto w_prior = static_cast<float>(kPriorSamples / static_cast<double>(all_count_));
+    for (float g : all_long_) samples.emplace_back(g, w_prior);
+  }
   std::vector<double> pings;
   const double T = platform.idle_timeout_s, step = T - 60;
-  double covered = platform.service_s + T;  // the platform's own keep-alive after this request
-  for (int k = 0; k < 6 && !samples.empty(); ++k) {
-    const double next = covered + step;
-    double survivors = 0, caught = 0, extra = 0;
+  const double covered = platform.service_s + T;  // the platform's own keep-alive after this request
+  // Of the gaps longer than what the platform covers anyway, how many a keep-alive to `covered + k
+  // steps` would catch, and what it costs in idle seconds; the best horizon by
+  // caught x worth - extra wins, looking ahead (gaps may cluster beyond the first step).
+  double survivors = 0;
+  for (const auto& [g, wt] : samples) {
+    if (g > covered) survivors += wt;
+  }
+  if (survivors < 0.5) return pings;  // nothing outlives the platform's own timeout here
+  int best_k = 0;
+  double best_gain = 0;
+  for (int k = 1; k <= kMaxSteps; ++k) {
+    const double horizon = covered + k * step;
+    double caught = 0, extra = 0;
     for (const auto& [g, wt] : samples) {
       if (g <= covered) continue;
-      survivors += wt;
-      if (g <= next) caught += wt;
-      extra += wt * (std::min<double>(g, next) - covered);
+      if (g <= horizon) caught += wt;
+      extra += wt * (std::min<double>(g, horizon) - covered);
     }
-    if (survivors < 3 || caught * options_.worth_s < extra) break;  // too few to tell, or not worth it
-    pings.push_back(t + covered - 60);  // while still up: it extends, it does not start
-    covered = next;  // the ping at covered - 60 holds it until covered - 60 + T = next
+    const double gain = caught * options_.worth_s - extra;
+    if (gain > best_gain) {
+      best_gain = gain;
+      best_k = k;
+    }
   }
+  // Each ping, sent while the instance is still up, holds it one step longer.
+  for (int k = 0; k < best_k; ++k) pings.push_back(t + covered + k * step - 60);
   return pings;
 }
 
 void PredictivePolicy::train(const std::vector<double>&, const Platform& platform) { platform_ = platform; }
 
 void PredictivePolicy::on_day(double day_start, const std::vector<double>& arrivals_so_far, PingQueue& pings) {
-  const WarmPlan plan = plan_warming(arrivals_so_far, day_start, day_start + 86400, platform_, options_);
-  for (double p : plan.pings) pings.add(p);
-  windows_.insert(windows_.end(), plan.windows.begin(), plan.windows.end());
-  if (!static_only_) {
+  if (parts_ != Parts::kReactive) {
+    const WarmPlan plan = plan_warming(arrivals_so_far, day_start, day_start + 86400, platform_, options_);
+    for (double p : plan.pings) pings.add(p);
+    windows_.insert(windows_.end(), plan.windows.begin(), plan.windows.end());
+  }
+  if (parts_ != Parts::kStatic) {
     gaps_ = std::make_unique<GapModel>(arrivals_so_far, day_start - options_.history_days * 86400, day_start, options_);
   }
 }

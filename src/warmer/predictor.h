@@ -50,10 +50,9 @@ WarmPlan plan_warming(const std::vector<double>& arrivals, double from, double t
 // The idle times that followed requests, by time of the week: learned from [from, to), pooled like
 // the bins above (the same bin of the week twice, the same time of day, +-20 minutes, on days of the
 // same kind once). keep_alive_pings(t): after a request at t, the pings that keep the instance up
-// past the platform's own timeout, one step (idle_timeout - 60 s) at a time, for as long as each
-// step is worth it: with the gaps g that outlived the coverage so far (c), a step to c' avoids
-// P(g <= c' | g > c) cold starts for E[min(g, c') - c | g > c] idle seconds. At most 6 steps. It
-// needs a watcher that sees requests (the replay, `warmer run --metrics-url`): a static schedule
+// past the platform's own timeout c to the horizon h (c + k steps of idle_timeout - 60 s, k <= 16,
+// so at most 4 hours) that maximises  worth x #{g : c < g <= h} - sum over g > c of (min(g, h) - c)
+// over the weighted gap samples g: cold starts avoided against idle seconds paid. It needs a watcher that sees requests (the replay, `warmer run --metrics-url`): a static schedule
 // (Cloud Scheduler) gets the windows only.
 class GapModel {
  public:
@@ -66,15 +65,21 @@ class GapModel {
   size_t bins_per_day_;
   std::vector<std::vector<float>> week_;        // gaps (s) after requests in each bin of the week
   std::vector<std::vector<float>> daytype_[2];  // ... in each bin of a weekday / weekend day
+  std::vector<float> all_long_;                 // every gap over a minute, any bin
+  size_t all_count_ = 0;                        // every gap
 };
 
-// The predictive policy for replay: re-plans every day from what it has seen (the schedule), and,
-// unless `static_only`, extends the instance after requests (keep_alive_pings).
+// The predictive policy for replay: re-plans every day from what it has seen (the schedule), and
+// extends the instance after requests (keep_alive_pings). The parts alone, for comparison:
+// predictive-static (what Cloud Scheduler can run) and predictive-reactive.
 class PredictivePolicy : public Policy {
  public:
-  PredictivePolicy(PredictorOptions options, bool static_only = false)
-      : options_(std::move(options)), static_only_(static_only) {}
-  std::string name() const override { return static_only_ ? "predictive-static" : "predictive"; }
+  enum class Parts { kBoth, kStatic, kReactive };
+  PredictivePolicy(PredictorOptions options, Parts parts = Parts::kBoth)
+      : options_(std::move(options)), parts_(parts) {}
+  std::string name() const override {
+    return parts_ == Parts::kStatic ? "predictive-static" : parts_ == Parts::kReactive ? "predictive-reactive" : "predictive";
+  }
   void train(const std::vector<double>& history, const Platform& platform) override;
   void on_day(double day_start, const std::vector<double>& arrivals_so_far, PingQueue& pings) override;
   void on_request(double t, PingQueue& pings) override;
@@ -82,7 +87,7 @@ class PredictivePolicy : public Policy {
 
  private:
   PredictorOptions options_;
-  bool static_only_;
+  Parts parts_;
   Platform platform_;
   std::unique_ptr<GapModel> gaps_;   // re-learned every day
   std::vector<WarmWindow> windows_;  // every window planned so far, for plots

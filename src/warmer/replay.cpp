@@ -135,7 +135,12 @@ std::unique_ptr<Policy> make_policy(const std::string& spec, const PredictorOpti
   if (spec == "min-instances:1") return std::make_unique<MinInstancesPolicy>();
   if (spec == "hybrid-histogram") return std::make_unique<HybridHistogramPolicy>();
   if (spec == "predictive") return std::make_unique<PredictivePolicy>(predictive);
-  if (spec == "predictive-static") return std::make_unique<PredictivePolicy>(predictive, true);
+  if (spec == "predictive-static") {
+    return std::make_unique<PredictivePolicy>(predictive, PredictivePolicy::Parts::kStatic);
+  }
+  if (spec == "predictive-reactive") {
+    return std::make_unique<PredictivePolicy>(predictive, PredictivePolicy::Parts::kReactive);
+  }
   if (spec.rfind("fixed-ping:", 0) == 0) {
     const double every = parse_duration_s(spec.substr(11));
     if (every < 60) throw Error(ErrorCode::kInvalidArgument, "fixed-ping wants an interval of a minute or more");
@@ -143,7 +148,7 @@ std::unique_ptr<Policy> make_policy(const std::string& spec, const PredictorOpti
   }
   throw Error(ErrorCode::kInvalidArgument, "unknown policy '" + spec +
                                                "' (allowed: none, fixed-ping:EVERY e.g. fixed-ping:14m, "
-                                               "min-instances:1, hybrid-histogram, predictive, predictive-static)");
+                                               "min-instances:1, hybrid-histogram, predictive, predictive-static, predictive-reactive)");
 }
 
 }  // namespace cutout::warmer
