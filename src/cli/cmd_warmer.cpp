@@ -163,7 +163,9 @@ struct ReplayArgs {
   std::vector<std::string> policies;
   double eval_days = 7;
   std::string plot;
-  double price_per_hour = 0.2088;  // 2 vCPU + 4 GiB on Cloud Run, request-based (docs/OPERATIONS.md)
+  // Idle time is billed under instance-based billing: the L4 instance of deploy/cloudrun/service-l4.yaml
+  // (8 vCPU, 32 GiB, one L4) at Tier 1 prices (docs/OPERATIONS.md, "Cost").
+  double price_per_hour = 1.42;
   bool json = false;
 };
 
@@ -397,7 +399,9 @@ void add_warmer_command(CLI::App& app, int& exit_status) {
                 "fixed-ping:14m; also predictive-static: the schedule alone)");
   r->add_option("--eval-days", rep->eval_days, "evaluate on the last days; the rest trains")
       ->check(CLI::Range(1, 365))->capture_default_str();
-  r->add_option("--price-per-hour", rep->price_per_hour, "instance price, USD, for the idle cost")->capture_default_str();
+  r->add_option("--price-per-hour", rep->price_per_hour,
+                "instance price while idle, USD (instance-based billing; request-based bills no idle time)")
+      ->capture_default_str();
   r->add_option("--plot", rep->plot, "write an SVG: traffic, predicted windows, cold starts per policy");
   r->add_flag("--json", rep->json, "JSON for scripts");
   r->callback([rep, &exit_status] {

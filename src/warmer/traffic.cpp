@@ -95,6 +95,20 @@ bool parse_rfc3339(std::string_view s, double* out) {
   return true;
 }
 
+// Calls fn(line_number, trimmed line) for each non-empty line.
+template <typename Fn>
+void for_each_line(std::string_view text, Fn&& fn) {
+  size_t line_no = 0, pos = 0;
+  while (pos <= text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    const std::string_view line = trim(text.substr(pos, eol - pos));
+    pos = eol + 1;
+    ++line_no;
+    if (!line.empty()) fn(line_no, line);
+  }
+}
+
 // Cloud Logging's "0.123s" latency, 0 when absent or unreadable.
 double latency_s(const nlohmann::json& http) {
   if (!http.is_object() || !http.contains("latency") || !http["latency"].is_string()) return 0;
@@ -158,20 +172,13 @@ std::string format_utc(double unix_seconds) {
 Traffic parse_counts_csv(std::string_view text) {
   std::vector<double> arrivals;
   std::map<long long, size_t> minute_line;  // minute -> line, to refuse a minute given twice
-  size_t line_no = 0, pos = 0;
   bool header = false;
-  while (pos <= text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    const std::string_view line = trim(text.substr(pos, eol - pos));
-    pos = eol + 1;
-    ++line_no;
+  for_each_line(text, [&](size_t line_no, std::string_view line) {
     const std::string where = "line " + std::to_string(line_no);
-    if (line.empty()) continue;
     if (!header) {
       if (line != "time,requests") bad(where, "the counts format starts with the header `time,requests`");
       header = true;
-      continue;
+      return;
     }
     const size_t comma = line.find(',');
     if (comma == std::string_view::npos || line.find(',', comma + 1) != std::string_view::npos) {
@@ -194,7 +201,7 @@ Traffic parse_counts_csv(std::string_view text) {
     for (long long i = 0; i < n; ++i) {
       arrivals.push_back(static_cast<double>(minute) * 60 + (static_cast<double>(i) + 0.5) * 60 / static_cast<double>(n));
     }
-  }
+  });
   if (!header) bad("line 1", "empty: the counts format starts with the header `time,requests`");
   std::sort(arrivals.begin(), arrivals.end());
   return Traffic{std::move(arrivals)};
@@ -212,14 +219,7 @@ Traffic parse_request_logs(std::string_view text) {
     }
     for (size_t i = 0; i < all.size(); ++i) add_log_entry(all[i], "entry " + std::to_string(i + 1), arrivals);
   } else {
-    size_t line_no = 0, pos = 0;
-    while (pos <= text.size()) {
-      size_t eol = text.find('\n', pos);
-      if (eol == std::string_view::npos) eol = text.size();
-      const std::string_view line = trim(text.substr(pos, eol - pos));
-      pos = eol + 1;
-      ++line_no;
-      if (line.empty()) continue;
+    for_each_line(text, [&](size_t line_no, std::string_view line) {
       nlohmann::json entry;
       try {
         entry = nlohmann::json::parse(line);
@@ -227,7 +227,7 @@ Traffic parse_request_logs(std::string_view text) {
         bad("line " + std::to_string(line_no), "not a JSON log line: " + std::string(line.substr(0, 60)));
       }
       add_log_entry(entry, "line " + std::to_string(line_no), arrivals);
-    }
+    });
   }
   std::sort(arrivals.begin(), arrivals.end());
   return Traffic{std::move(arrivals)};

@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "deploy"))
-from local_checks import check, failures, free_port, http  # noqa: E402
+from local_checks import check, failures, finish, free_port, http  # noqa: E402
 
 BUILDAH = ["buildah", "--storage-driver", "vfs"]
 
@@ -207,10 +207,8 @@ def main():
               f"(container / host = {figures['container_over_host']:.2f})")
     print("figures: " + json.dumps(figures))
     if failures:
-        print(f"{len(failures)} check(s) failed; server log: {log_path}")
-        return 1
-    print("container: all checks passed")
-    return 0
+        print(f"server log: {log_path}")
+    return finish("container")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import urllib.request
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_checks import check, failures, free_port, http  # noqa: E402
+from local_checks import check, failures, finish, free_port, http  # noqa: E402
 
 
 # --- the servers ------------------------------------------------------------------------------
@@ -374,11 +374,7 @@ def main():
             m = EXTRACT.match(extractor)
             check(bool(m) and field_exists(m.group(1)), f"metric {name}: label {key} from an existing field")
 
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    print("cloud logging: all checks passed")
-    return 0
+    return finish("cloud logging")
 
 
 if __name__ == "__main__":

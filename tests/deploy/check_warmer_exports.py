@@ -19,7 +19,7 @@ import zoneinfo
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_checks import check, failures  # noqa: E402
+from local_checks import check, failures, finish  # noqa: E402
 
 URL = "https://cutout-test.a.run.app"
 
@@ -105,11 +105,7 @@ def main():
         if not check(ok, f"CronJob {name}: schedule, zone, command"):
             break
 
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    print("warmer exports: all checks passed")
-    return 0
+    return finish("warmer exports")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_checks import check, failures  # noqa: E402
+from local_checks import check, failures, finish  # noqa: E402
 
 TRACES = {  # the zone each trace's daily rhythm lives in (scripts/make_warmer_traces.py)
     "busy-office": "Europe/Berlin", "busy-consumer": "America/New_York", "launch-ramp": "Europe/London",
@@ -57,11 +57,7 @@ def main():
             check(root.tag.endswith("svg") and len(root) > 10, f"{name}: the plot is an SVG with content")
         except ET.ParseError as e:
             check(False, f"{name}: the plot is not well-formed XML: {e}")
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    print("warmer replay: all checks passed")
-    return 0
+    return finish("warmer replay")
 
 
 if __name__ == "__main__":

@@ -29,3 +29,12 @@ def http(method, url, body=None, headers=None, timeout=120):
             return r.status, r.read(), dict(r.headers)
     except urllib.error.HTTPError as e:
         return e.code, e.read(), dict(e.headers)
+
+
+def finish(what):
+    """The exit status of a check script: 1 with a count of what failed, else 0."""
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        return 1
+    print(f"{what}: all checks passed")
+    return 0
