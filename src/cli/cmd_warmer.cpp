@@ -305,6 +305,7 @@ double scrape_process_requests(const std::string& url) {
 int run_warmer(const RunArgs& a) {
   if (a.ping.target.empty()) throw Error(ErrorCode::kInvalidArgument, "--target URL is required");
   Traffic traffic = a.w.traffic(a.metrics_url.empty());
+  std::vector<double> scraped;  // arrivals seen through --metrics-url, kept across re-reads of the file
   const Platform platform = a.w.platform();
   const PredictorOptions o = a.w.predictor();
   const double relearn_s = parse_duration_s(a.relearn), scrape_s = parse_duration_s(a.scrape_interval);
@@ -326,6 +327,7 @@ int run_warmer(const RunArgs& a) {
         const double added = total >= last_scraped ? total - last_scraped : total;  // a restart resets it
         for (int i = 0; i < static_cast<int>(added); ++i) {
           traffic.arrivals.push_back(now - scrape_s + scrape_s * (i + 0.5) / added);
+          scraped.push_back(traffic.arrivals.back());
         }
         if (added > 0 && gaps) {  // new requests: keep the instance up as their time of week says
           keep_alive = gaps->keep_alive_pings(traffic.arrivals.back(), platform);
@@ -338,6 +340,16 @@ int run_warmer(const RunArgs& a) {
       next_scrape = now + scrape_s;
     }
     if (now >= next_learn) {
+      if (next_learn > 0 && (!a.w.counts.empty() || !a.w.logs.empty())) {
+        // The log or counts file may have grown (a log tail, a daily export): read it again. A
+        // file that cannot be read now keeps the traffic known so far.
+        try {
+          traffic = a.w.traffic(false);
+          traffic.arrivals.insert(traffic.arrivals.end(), scraped.begin(), scraped.end());
+        } catch (const std::exception& e) {
+          log.warning("cannot re-read the traffic; keeping what is known", {{"error", e.what()}});
+        }
+      }
       std::sort(traffic.arrivals.begin(), traffic.arrivals.end());
       plan = plan_warming(traffic.arrivals, now, now + 7 * 86400, platform, o);
       if (!a.metrics_url.empty()) gaps = std::make_unique<GapModel>(traffic.arrivals, now - o.history_days * 86400, now, o);
