@@ -44,12 +44,32 @@ std::string read_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-TEST(WarmerE2E, RunSendsThePlannedWarmUpAndStopsOnSigterm) {
-  ServerOptions options;
-  options.args = {"--model", (testing::test_models_dir() / "tiny_isnet.onnx").string()};
-  ServerProcess server(options);
-  testing::TempDir dir;
-  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+// SIGTERM, then the wait status once it exits (10 s at most; -1 if it did not).
+int terminate_and_wait(pid_t pid) {
+  kill(pid, SIGTERM);
+  int status = -1;
+  for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; ++i) std::this_thread::sleep_for(100ms);
+  return status;
+}
+
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+
+// A server on the tiny test model, and a folder for the warmer's files.
+class WarmerE2E : public ::testing::Test {
+ protected:
+  static ServerOptions tiny_model() {
+    ServerOptions options;
+    options.args = {"--model", (testing::test_models_dir() / "tiny_isnet.onnx").string()};
+    return options;
+  }
+  ServerProcess server_{tiny_model()};
+  testing::TempDir dir_;
+};
+
+TEST_F(WarmerE2E, RunSendsThePlannedWarmUpAndStopsOnSigterm) {
+  ServerProcess& server = server_;
+  testing::TempDir& dir = dir_;
+  const double now = unix_now();
   const double bin = std::ceil((now + 90) / 600) * 600;  // the next 10-minute bin at least 90 s away
   const int lead_s = static_cast<int>(bin - now) - 6;
   std::ofstream counts(dir.path() / "counts.csv");
@@ -72,9 +92,7 @@ TEST(WarmerE2E, RunSendsThePlannedWarmUpAndStopsOnSigterm) {
   EXPECT_TRUE(pinged) << read_text(log);
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(sample(scrape(server), "cutout_warmup_pings_total"), 1);  // once, as planned
-  kill(warmer, SIGTERM);
-  int status = -1;
-  for (int i = 0; i < 100 && waitpid(warmer, &status, WNOHANG) == 0; ++i) std::this_thread::sleep_for(100ms);
+  const int status = terminate_and_wait(warmer);
   ASSERT_TRUE(WIFEXITED(status)) << read_text(log);
   EXPECT_EQ(WEXITSTATUS(status), 0);
   const std::string text = read_text(log);
@@ -86,12 +104,10 @@ TEST(WarmerE2E, RunSendsThePlannedWarmUpAndStopsOnSigterm) {
 // With --metrics-url the warmer sees requests as they are answered and keeps the instance up after
 // them when the idle times at this time of week say so: here every day had a second request 20
 // minutes after the first, past the platform's 15-minute timeout.
-TEST(WarmerE2E, RunWithMetricsPlansKeepAlivesAfterRequests) {
-  ServerOptions options;
-  options.args = {"--model", (testing::test_models_dir() / "tiny_isnet.onnx").string()};
-  ServerProcess server(options);
-  testing::TempDir dir;
-  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+TEST_F(WarmerE2E, RunWithMetricsPlansKeepAlivesAfterRequests) {
+  ServerProcess& server = server_;
+  testing::TempDir& dir = dir_;
+  const double now = unix_now();
   std::ofstream counts(dir.path() / "counts.csv");
   counts << "time,requests\n";
   for (int d = 7; d >= 1; --d) {
@@ -116,14 +132,12 @@ TEST(WarmerE2E, RunWithMetricsPlansKeepAlivesAfterRequests) {
     planned = read_text(log).find("\"message\":\"keep-alive planned\"") != std::string::npos;
   }
   EXPECT_TRUE(planned) << read_text(log);
-  kill(warmer, SIGTERM);
-  int status = -1;
-  for (int i = 0; i < 100 && waitpid(warmer, &status, WNOHANG) == 0; ++i) std::this_thread::sleep_for(100ms);
+  const int status = terminate_and_wait(warmer);
   ASSERT_TRUE(WIFEXITED(status)) << read_text(log);
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
-TEST(WarmerE2E, PingRetriesAndReportsFailure) {
+TEST(WarmerPingE2E, PingRetriesAndReportsFailure) {
   ServerOptions options;
   options.args = {"--model", (testing::test_models_dir() / "tiny_isnet.onnx").string(), "--api-key", "sesame"};
   ServerProcess server(options);

@@ -157,4 +157,14 @@ void ProgressBar::finish() {
   drawn_ = false;
 }
 
+void set_command_run(CLI::App& cmd, int& exit_status, std::string context, std::function<int()> run) {
+  cmd.callback([&exit_status, context = std::move(context), run = std::move(run)] {
+    try {
+      exit_status = run();
+    } catch (const std::exception& e) {
+      exit_status = report_error(context, e);
+    }
+  });
+}
+
 }  // namespace cutout::cli

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,9 @@ std::string error_text(const std::exception& error);
 int error_exit_status(const std::exception& error);
 // Prints "cutout: <context>: <error_text>" on stderr and returns error_exit_status().
 int report_error(const std::string& context, const std::exception& error);
+// Makes `run` the subcommand's callback: its return value becomes the exit status, and an
+// exception is reported as `context` (report_error) with its exit status.
+void set_command_run(CLI::App& cmd, int& exit_status, std::string context, std::function<int()> run);
 
 // A one-line progress bar on stderr, drawn only when stderr is a terminal.
 class ProgressBar {

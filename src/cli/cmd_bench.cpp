@@ -166,13 +166,7 @@ void add_bench_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--ort-opt-level", args->opt_level, "ONNX Runtime graph optimisation: basic, extended or all")
       ->capture_default_str();
   args->model.add_to(*cmd);
-  cmd->callback([args, &exit_status] {
-    try {
-      exit_status = run_bench(*args);
-    } catch (const std::exception& e) {
-      exit_status = report_error("bench", e);
-    }
-  });
+  set_command_run(*cmd, exit_status, "bench", [args] { return run_bench(*args); });
 }
 
 }  // namespace cutout::cli

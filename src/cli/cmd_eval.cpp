@@ -154,13 +154,7 @@ void add_eval_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--save-alphas", args->save_alphas, "write each predicted alpha as <name>.png here");
   cmd->add_flag("--json", args->json, "print JSON");
   args->model.add_to(*cmd);
-  cmd->callback([args, &exit_status] {
-    try {
-      exit_status = run_eval(*args);
-    } catch (const std::exception& e) {
-      exit_status = report_error("eval", e);
-    }
-  });
+  set_command_run(*cmd, exit_status, "eval", [args] { return run_eval(*args); });
 }
 
 }  // namespace cutout::cli

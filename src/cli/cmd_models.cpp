@@ -68,13 +68,7 @@ void add_models_command(CLI::App& app, int& exit_status) {
   CLI::App* cmd = app.add_subcommand("models", "list the built-in models and verify their files (sha256)");
   cmd->add_flag("--json", args->json, "print JSON");
   cmd->add_option("--models-dir", args->models_dir, "folder of the model files (default: $CUTOUT_MODELS_DIR or the build's)");
-  cmd->callback([args, &exit_status] {
-    try {
-      exit_status = run_models(*args);
-    } catch (const std::exception& e) {
-      exit_status = report_error("models", e);
-    }
-  });
+  set_command_run(*cmd, exit_status, "models", [args] { return run_models(*args); });
 }
 
 }  // namespace cutout::cli

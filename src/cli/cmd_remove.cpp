@@ -308,13 +308,7 @@ void add_remove_command(CLI::App& app, int& exit_status) {
   cmd->add_flag("--skip-existing", args->skip_existing,
                 "skip inputs whose outputs already exist (a retried batch task resumes)");
   args->model.add_to(*cmd);
-  cmd->callback([args, &exit_status] {
-    try {
-      exit_status = run_remove(*args);
-    } catch (const std::exception& e) {
-      exit_status = report_error("remove", e);
-    }
-  });
+  set_command_run(*cmd, exit_status, "remove", [args] { return run_remove(*args); });
 }
 
 }  // namespace cutout::cli

@@ -223,13 +223,7 @@ void add_serve_command(CLI::App& app, int& exit_status) {
       ->envname("CUTOUT_PUBLIC_URL");
   cmd->add_option("--web-dir", c.web_dir, "serve the page from this folder, not the embedded copy (development)")
       ->envname("CUTOUT_WEB_DIR")->check(CLI::ExistingDirectory);
-  cmd->callback([config, cmd, &exit_status] {
-    try {
-      exit_status = run_serve(*config, *cmd);
-    } catch (const std::exception& e) {
-      exit_status = report_error("serve", e);
-    }
-  });
+  set_command_run(*cmd, exit_status, "serve", [config, cmd] { return run_serve(*config, *cmd); });
 }
 
 }  // namespace cutout::cli

@@ -395,13 +395,7 @@ void add_warmer_command(CLI::App& app, int& exit_status) {
   p->add_option("--image", plan->image, "cutout's image, for --cronjob")->capture_default_str();
   p->add_option("--location", plan->location, "Cloud Scheduler location, for --cloud-scheduler")->capture_default_str();
   p->add_flag("--with-api-key", plan->with_api_key, "send X-API-Key (${CUTOUT_API_KEY}; a Secret for the CronJob)");
-  p->callback([plan, &exit_status] {
-    try {
-      exit_status = run_plan(*plan);
-    } catch (const std::exception& e) {
-      exit_status = report_error("warmer plan", e);
-    }
-  });
+  set_command_run(*p, exit_status, "warmer plan", [plan] { return run_plan(*plan); });
 
   auto rep = std::make_shared<ReplayArgs>();
   CLI::App* r = warmer->add_subcommand("replay", "simulate scale-to-zero on a trace: cold starts and instance time per policy");
@@ -416,13 +410,7 @@ void add_warmer_command(CLI::App& app, int& exit_status) {
       ->capture_default_str();
   r->add_option("--plot", rep->plot, "write an SVG: traffic, predicted windows, cold starts per policy");
   r->add_flag("--json", rep->json, "JSON for scripts");
-  r->callback([rep, &exit_status] {
-    try {
-      exit_status = run_replay(*rep);
-    } catch (const std::exception& e) {
-      exit_status = report_error("warmer replay", e);
-    }
-  });
+  set_command_run(*r, exit_status, "warmer replay", [rep] { return run_replay(*rep); });
 
   auto run = std::make_shared<RunArgs>();
   CLI::App* u = warmer->add_subcommand("run", "follow the plan: POST /api/v2/warmup before each expected spike");
@@ -435,13 +423,7 @@ void add_warmer_command(CLI::App& app, int& exit_status) {
   u->add_option("--timeout", run->ping.timeout, "one warm-up's timeout")->capture_default_str();
   u->add_option("--retries", run->ping.retries, "retries of a failed warm-up (back-off 1 s, 2 s, 4 s ...)")
       ->check(CLI::Range(0, 10))->capture_default_str();
-  u->callback([run, &exit_status] {
-    try {
-      exit_status = run_warmer(*run);
-    } catch (const std::exception& e) {
-      exit_status = report_error("warmer run", e);
-    }
-  });
+  set_command_run(*u, exit_status, "warmer run", [run] { return run_warmer(*run); });
 
   auto ping = std::make_shared<PingArgs>();
   CLI::App* g = warmer->add_subcommand("ping", "one POST /api/v2/warmup with retries (the CronJob's command)");
@@ -449,14 +431,10 @@ void add_warmer_command(CLI::App& app, int& exit_status) {
   g->add_option("--api-key", ping->api_key, "sent as X-API-Key")->envname("CUTOUT_API_KEY");
   g->add_option("--timeout", ping->timeout, "timeout")->capture_default_str();
   g->add_option("--retries", ping->retries, "retries")->check(CLI::Range(0, 10))->capture_default_str();
-  g->callback([ping, &exit_status] {
-    try {
-      server::Logger log(stdout);
-      const int status = send_warmup(*ping, log, Json::object());
-      exit_status = status >= 200 && status < 300 ? kExitOk : kExitFailed;
-    } catch (const std::exception& e) {
-      exit_status = report_error("warmer ping", e);
-    }
+  set_command_run(*g, exit_status, "warmer ping", [ping] {
+    server::Logger log(stdout);
+    const int status = send_warmup(*ping, log, Json::object());
+    return status >= 200 && status < 300 ? kExitOk : kExitFailed;
   });
 }
 

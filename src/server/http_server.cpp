@@ -208,14 +208,9 @@ void HttpServer::stop() {
 }
 
 std::optional<int> http_get_status(const std::string& host, int port, const std::string& path, int timeout_ms) {
-  httplib::Client client(host, port);
-  const auto timeout = std::chrono::milliseconds(timeout_ms);
-  client.set_connection_timeout(timeout);
-  client.set_read_timeout(timeout);
-  client.set_write_timeout(timeout);
-  auto res = client.Get(path);
-  if (!res) return std::nullopt;
-  return res->status;
+  auto answer = http_call("GET", "http://" + host + ":" + std::to_string(port) + path, {}, timeout_ms, nullptr);
+  if (!answer) return std::nullopt;
+  return answer->status;
 }
 
 std::optional<HttpAnswer> http_call(const std::string& method, const std::string& url,

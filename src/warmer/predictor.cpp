@@ -33,10 +33,8 @@ class Model {
   }
 
   void learn(const std::vector<double>& arrivals, double from, double to, const Platform& platform) {
-    struct Never : Policy {
-      std::string name() const override { return "none"; }
-    } none;
-    const ReplayResult base = replay(arrivals, from, to, none, platform);
+    const std::unique_ptr<Policy> none = make_policy("none", o_);
+    const ReplayResult base = replay(arrivals, from, to, *none, platform);
     auto cold = base.cold_times.begin();
     auto req = std::lower_bound(arrivals.begin(), arrivals.end(), from);
     auto up = base.up_intervals.begin();

@@ -4,7 +4,6 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "server/log.h"
 
 namespace cutout::warmer {
 namespace {
@@ -32,16 +32,6 @@ std::string_view trim(std::string_view s) {
 bool parse_int(std::string_view s, long long* out) {
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && end == s.data() + s.size() && !s.empty();
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-long long days_from_civil(long long y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const long long era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<long long>(doe) - 719468;
 }
 
 bool digits(std::string_view s, size_t pos, size_t n, int* out) {
@@ -90,8 +80,14 @@ bool parse_rfc3339(std::string_view s, double* out) {
     return false;  // RFC 3339 requires a zone
   }
   if (pos != s.size()) return false;
-  const long long days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-  *out = static_cast<double>(days * 86400 + h * 3600LL + mi * 60LL + sec - offset) + fraction;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  *out = static_cast<double>(timegm(&tm) - offset) + fraction;
   return true;
 }
 
@@ -150,23 +146,7 @@ bool parse_time(std::string_view text, double* unix_seconds) {
 }
 
 std::string format_utc(double unix_seconds) {
-  const auto t = static_cast<long long>(std::floor(unix_seconds));
-  long long days = t / 86400, rem = t % 86400;
-  if (rem < 0) rem += 86400, --days;
-  // civil_from_days
-  days += 719468;
-  const long long era = (days >= 0 ? days : days - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(days - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const long long y = static_cast<long long>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ", y + (m <= 2), m, d, rem / 3600,
-                rem / 60 % 60, rem % 60);
-  return buf;
+  return server::rfc3339_utc(static_cast<int64_t>(std::floor(unix_seconds)));
 }
 
 Traffic parse_counts_csv(std::string_view text) {
