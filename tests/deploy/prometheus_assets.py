@@ -437,19 +437,24 @@ def run_checks(source_dir):
     return problems, metrics
 
 
+def report(problems, ok_message, say=print):
+    """The exit status of a check: 1 after listing the problems, else 0 after ok_message."""
+    if problems:
+        print(f"FAILED: {len(problems)} problem(s)")
+        for p in problems:
+            print("  " + p)
+        return 1
+    say(ok_message)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--source-dir", default=os.path.join(os.path.dirname(__file__), "..", ".."))
     args = ap.parse_args()
     problems, metrics = run_checks(os.path.abspath(args.source_dir))
     print(f"service metrics found in src/: {len(metrics)}")
-    if problems:
-        print(f"FAILED: {len(problems)} problem(s)")
-        for p in problems:
-            print("  " + p)
-        return 1
-    print("OK: rules, rule tests and dashboard agree with the service's metrics")
-    return 0
+    return report(problems, "OK: rules, rule tests and dashboard agree with the service's metrics")
 
 
 if __name__ == "__main__":

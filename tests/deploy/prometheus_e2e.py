@@ -610,13 +610,8 @@ def main():
             log(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print(f"FAILED: {len(failures)} check(s)")
-        for f in failures:
-            print("  " + f)
-        return 1
-    log("OK: rules and dashboard evaluate on the real service's metrics, and the figures match the requests")
-    return 0
+    return assets.report(failures, "OK: rules and dashboard evaluate on the real service's metrics, and the figures "
+                                   "match the requests", say=log)
 
 
 if __name__ == "__main__":
