@@ -42,7 +42,8 @@ TEST(ParseShard, AutoReadsCloudRunsTaskVariables) {
   EXPECT_EQ(s.count, 1u);
   EXPECT_EQ(s.source, "default");
   EXPECT_THROW(parse_shard("auto", env_of({{"CLOUD_RUN_TASK_INDEX", "3"}})), Error);
-  EXPECT_THROW(parse_shard("auto", env_of({{"CLOUD_RUN_TASK_INDEX", "8"}, {"CLOUD_RUN_TASK_COUNT", "8"}})), Error);
+  EXPECT_THROW(parse_shard("auto", env_of({{"CLOUD_RUN_TASK_INDEX", "8"}, {"CLOUD_RUN_TASK_COUNT", "8"}})),
+               Error);
 }
 
 class ExpandInputs : public ::testing::Test {
@@ -55,7 +56,8 @@ class ExpandInputs : public ::testing::Test {
 };
 
 TEST_F(ExpandInputs, WalksFoldersSortedKeepingSubfoldersInNames) {
-  for (const char* f : {"in/b.jpg", "in/a.PNG", "in/sub/c.webp", "in/notes.txt", "in/sub/deeper/d.tiff"}) touch(f);
+  for (const char* f : {"in/b.jpg", "in/a.PNG", "in/sub/c.webp", "in/notes.txt", "in/sub/deeper/d.tiff"})
+    touch(f);
   const auto items = expand_inputs({(dir_.path() / "in").string()});
   ASSERT_EQ(items.size(), 4u);
   EXPECT_EQ(items[0].name, "a");
@@ -71,8 +73,9 @@ TEST_F(ExpandInputs, NamesAreUniqueOverTheWholeList) {
   touch("y/photo.jpg");
   touch("f/photo.png");
   touch("f/photo.jpg");
-  const auto items = expand_inputs({(dir_.path() / "x/photo.jpg").string(), (dir_.path() / "y/photo.jpg").string(),
-                                    (dir_.path() / "f").string(), "-"});
+  const auto items =
+      expand_inputs({(dir_.path() / "x/photo.jpg").string(), (dir_.path() / "y/photo.jpg").string(),
+                     (dir_.path() / "f").string(), "-"});
   ASSERT_EQ(items.size(), 5u);
   EXPECT_EQ(items[0].name, "photo");
   EXPECT_EQ(items[1].name, "photo-2");

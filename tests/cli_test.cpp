@@ -82,13 +82,14 @@ TEST_F(CliTest, BatchSkipsABadFileAndSaysSo) {
 TEST_F(CliTest, ShardsSplitAFolderAcrossTasks) {
   const fs::path in = dir_.path() / "in", out = dir_.path() / "out";
   fs::create_directories(in / "sub");
-  for (const char* name : {"a.jpg", "b.jpg", "c.jpg", "sub/d.jpg", "sub/e.jpg"}) fs::copy_file(photo_, in / name);
+  for (const char* name : {"a.jpg", "b.jpg", "c.jpg", "sub/d.jpg", "sub/e.jpg"})
+    fs::copy_file(photo_, in / name);
   fs::copy_file(broken_, in / "sub" / "f.jpg");
   std::vector<nlohmann::json> summaries;
   for (int task = 0; task < 3; ++task) {
     std::string log;
-    const int status = cutout("remove " + in.string() + " -o " + out.string() + " --shard " + std::to_string(task) +
-                                  "/3 --progress json " + model_,
+    const int status = cutout("remove " + in.string() + " -o " + out.string() + " --shard " +
+                                  std::to_string(task) + "/3 --progress json " + model_,
                               &log);
     // Round robin over a b c sub/d sub/e sub/f: task 2 has c and the broken sub/f.
     EXPECT_EQ(status, task == 2 ? 1 : 0) << err_;

@@ -18,7 +18,8 @@ TEST(GpuMonitor, WithoutNvmlItIsUnavailableAndSaysWhy) {
 TEST(GpuMonitor, ALibraryThatIsNotNvmlIsUnavailable) {
   GpuMonitor gpu("libz.so.1");
   EXPECT_FALSE(gpu.available());
-  EXPECT_NE(gpu.unavailable_reason().find("lacks an NVML function"), std::string::npos) << gpu.unavailable_reason();
+  EXPECT_NE(gpu.unavailable_reason().find("lacks an NVML function"), std::string::npos)
+      << gpu.unavailable_reason();
 }
 
 TEST(GpuMonitor, ReadsMemoryAndUtilisationOfEachGpu) {

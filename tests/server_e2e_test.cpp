@@ -707,12 +707,13 @@ TEST(ServerE2E, HealthcheckCommandProbesTheServer) {
   ServerOptions options;
   options.args = {"--model", (testing::test_models_dir() / "tiny_isnet.onnx").string()};
   ServerProcess server(options);
-  const std::string bin = testing::cutout_binary().string() + " healthcheck -q --port " + std::to_string(server.port());
+  const std::string bin =
+      testing::cutout_binary().string() + " healthcheck -q --port " + std::to_string(server.port());
   EXPECT_EQ(testing::run_command(bin), 0);
   EXPECT_EQ(testing::run_command(bin + " --path /readyz"), 0);
   EXPECT_EQ(testing::run_command(bin + " --path /no/such/route"), 1);
-  EXPECT_EQ(testing::run_command("PORT=" + std::to_string(server.port()) + " " + testing::cutout_binary().string() +
-                                 " healthcheck -q"),
+  EXPECT_EQ(testing::run_command("PORT=" + std::to_string(server.port()) + " " +
+                                 testing::cutout_binary().string() + " healthcheck -q"),
             0);
   server.signal(SIGTERM);
   ASSERT_TRUE(server.wait_exit(30s));

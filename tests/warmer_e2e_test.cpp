@@ -52,7 +52,9 @@ int terminate_and_wait(pid_t pid) {
   return status;
 }
 
-double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 // A server on the tiny test model, and a folder for the warmer's files.
 class WarmerE2E : public ::testing::Test {
@@ -77,11 +79,11 @@ TEST_F(WarmerE2E, RunSendsThePlannedWarmUpAndStopsOnSigterm) {
   for (int d = 7; d >= 1; --d) counts << static_cast<long long>(bin - d * 86400 + 60) << ",5\n";
   counts.close();
   const std::string log = (dir.path() / "warmer.log").string();
-  const pid_t warmer = spawn({testing::cutout_binary().string(), "warmer", "run", "--target",
-                              "http://127.0.0.1:" + std::to_string(server.port()), "--counts",
-                              (dir.path() / "counts.csv").string(), "--lead", std::to_string(lead_s) + "s", "--retries",
-                              "2", "--timeout", "10s"},
-                             log);
+  const pid_t warmer = spawn(
+      {testing::cutout_binary().string(), "warmer", "run", "--target",
+       "http://127.0.0.1:" + std::to_string(server.port()), "--counts", (dir.path() / "counts.csv").string(),
+       "--lead", std::to_string(lead_s) + "s", "--retries", "2", "--timeout", "10s"},
+      log);
   ASSERT_GT(warmer, 0);
   EXPECT_EQ(sample(scrape(server), "cutout_warmup_pings_total"), 0);
   bool pinged = false;
@@ -111,15 +113,16 @@ TEST_F(WarmerE2E, RunWithMetricsPlansKeepAlivesAfterRequests) {
   std::ofstream counts(dir.path() / "counts.csv");
   counts << "time,requests\n";
   for (int d = 7; d >= 1; --d) {
-    counts << static_cast<long long>(now - d * 86400) << ",1\n" << static_cast<long long>(now - d * 86400 + 1200) << ",1\n";
+    counts << static_cast<long long>(now - d * 86400) << ",1\n"
+           << static_cast<long long>(now - d * 86400 + 1200) << ",1\n";
   }
   counts.close();
   const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
   const std::string log = (dir.path() / "warmer.log").string();
-  const pid_t warmer = spawn({testing::cutout_binary().string(), "warmer", "run", "--target", url, "--counts",
-                              (dir.path() / "counts.csv").string(), "--metrics-url", url + "/metrics",
-                              "--scrape-interval", "1s"},
-                             log);
+  const pid_t warmer = spawn(
+      {testing::cutout_binary().string(), "warmer", "run", "--target", url, "--counts",
+       (dir.path() / "counts.csv").string(), "--metrics-url", url + "/metrics", "--scrape-interval", "1s"},
+      log);
   ASSERT_GT(warmer, 0);
   std::this_thread::sleep_for(1500ms);  // its first scrape is the baseline
   auto c = server.client();
@@ -139,10 +142,12 @@ TEST_F(WarmerE2E, RunWithMetricsPlansKeepAlivesAfterRequests) {
 
 TEST(WarmerPingE2E, PingRetriesAndReportsFailure) {
   ServerOptions options;
-  options.args = {"--model", (testing::test_models_dir() / "tiny_isnet.onnx").string(), "--api-key", "sesame"};
+  options.args = {"--model", (testing::test_models_dir() / "tiny_isnet.onnx").string(), "--api-key",
+                  "sesame"};
   ServerProcess server(options);
-  const std::string base = testing::cutout_binary().string() + " warmer ping --retries 1 --timeout 5s --target http://127.0.0.1:" +
-                           std::to_string(server.port());
+  const std::string base =
+      testing::cutout_binary().string() +
+      " warmer ping --retries 1 --timeout 5s --target http://127.0.0.1:" + std::to_string(server.port());
   EXPECT_EQ(testing::run_command(base + " --api-key sesame > /dev/null"), 0);
   EXPECT_EQ(testing::run_command("CUTOUT_API_KEY=sesame " + base + " > /dev/null"), 0);
   std::string out;
@@ -150,9 +155,10 @@ TEST(WarmerPingE2E, PingRetriesAndReportsFailure) {
   EXPECT_NE(out.find("\"status\":401"), std::string::npos) << out;
   EXPECT_EQ(out.find("retrying"), std::string::npos) << out;
   EXPECT_EQ(sample(scrape(server), "cutout_warmup_pings_total"), 2);
-  EXPECT_EQ(testing::run_command(testing::cutout_binary().string() +
-                                 " warmer ping --retries 1 --timeout 1s --target http://127.0.0.1:1 > /dev/null"),
-            1);
+  EXPECT_EQ(
+      testing::run_command(testing::cutout_binary().string() +
+                           " warmer ping --retries 1 --timeout 1s --target http://127.0.0.1:1 > /dev/null"),
+      1);
 }
 
 }  // namespace

@@ -45,25 +45,32 @@ TEST(Traffic, CountsAreSpreadOverTheirMinute) {
 
 TEST(Traffic, BadInputNamesTheLine) {
   EXPECT_NE(error_of("").find("line 1"), std::string::npos);
-  EXPECT_NE(error_of("time,requests\n2026-11-02T00:00:00Z,1\nyesterday,3\n").find("line 3"), std::string::npos);
+  EXPECT_NE(error_of("time,requests\n2026-11-02T00:00:00Z,1\nyesterday,3\n").find("line 3"),
+            std::string::npos);
   EXPECT_NE(error_of("time,requests\n2026-11-02T00:00:00Z,-1\n").find("line 2"), std::string::npos);
   EXPECT_NE(error_of("time,requests\n2026-11-02T00:00:00Z,1,2\n").find("line 2"), std::string::npos);
-  EXPECT_NE(error_of("time,requests\n2026-11-02T00:00:10Z,1\n2026-11-02T00:00:50Z,1\n").find("also on line 2"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("time,requests\n2026-11-02T00:00:10Z,1\n2026-11-02T00:00:50Z,1\n").find("also on line 2"),
+      std::string::npos);
   EXPECT_NE(error_of("time,requests\n2026-11-02 00:00:00,1\n").find("line 2"), std::string::npos);  // no zone
-  EXPECT_NE(error_of("{\"endpoint\":\"/api/v2/process\"}\n").find("line 1"), std::string::npos);  // no time
+  EXPECT_NE(error_of("{\"endpoint\":\"/api/v2/process\"}\n").find("line 1"), std::string::npos);    // no time
   EXPECT_NE(error_of("{\"severity\":\"INFO\"}\nnot json\n").find("line 2"), std::string::npos);
-  EXPECT_NE(error_of("[{\"jsonPayload\":{\"endpoint\":\"/api/v2/process\"},\"timestamp\":\"soon\"}]").find("entry 1"),
+  EXPECT_NE(error_of("[{\"jsonPayload\":{\"endpoint\":\"/api/v2/process\"},\"timestamp\":\"soon\"}]")
+                .find("entry 1"),
             std::string::npos);
 }
 
 TEST(Traffic, ServiceLogsAndCloudLoggingExports) {
   // stdout lines: only process requests count, each at its time less its latency.
   const std::string lines =
-      R"({"severity":"INFO","message":"model ready","time":"2026-11-02T00:00:01Z","model_status":"ready"})" "\n"
-      R"({"message":"POST /api/v2/process 200","time":"2026-11-02T00:00:10.5Z","endpoint":"/api/v2/process","httpRequest":{"latency":"1.5s","status":200}})" "\n"
-      R"({"message":"GET /healthz 200","time":"2026-11-02T00:00:11Z","endpoint":"/healthz"})" "\n"
-      R"({"message":"POST /api/v2/warmup 200","time":"2026-11-02T00:00:12Z","endpoint":"/api/v2/warmup"})" "\n";
+      R"({"severity":"INFO","message":"model ready","time":"2026-11-02T00:00:01Z","model_status":"ready"})"
+      "\n"
+      R"({"message":"POST /api/v2/process 200","time":"2026-11-02T00:00:10.5Z","endpoint":"/api/v2/process","httpRequest":{"latency":"1.5s","status":200}})"
+      "\n"
+      R"({"message":"GET /healthz 200","time":"2026-11-02T00:00:11Z","endpoint":"/healthz"})"
+      "\n"
+      R"({"message":"POST /api/v2/warmup 200","time":"2026-11-02T00:00:12Z","endpoint":"/api/v2/warmup"})"
+      "\n";
   Traffic t = parse_traffic(lines);
   ASSERT_EQ(t.arrivals.size(), 1u);
   EXPECT_DOUBLE_EQ(t.arrivals[0], kMonday + 9);
@@ -223,7 +230,8 @@ TEST(Replay, PredictiveBeatsNoneOnTheMorningsAtALittleCost) {
 
 TEST(Export, CloudSchedulerAndCronJobs) {
   const std::vector<CronEntry> cron = {{"cutout-warm-0855", "55 8 * * 1,2,3,4,5", 8, 55, {1, 2, 3, 4, 5}}};
-  const auto cmds = cloud_scheduler_commands(cron, "Europe/Berlin", "https://x.run.app", true, "europe-west1");
+  const auto cmds =
+      cloud_scheduler_commands(cron, "Europe/Berlin", "https://x.run.app", true, "europe-west1");
   ASSERT_EQ(cmds.size(), 1u);
   EXPECT_NE(cmds[0].find("gcloud scheduler jobs create http cutout-warm-0855"), std::string::npos);
   EXPECT_NE(cmds[0].find("--schedule=\"55 8 * * 1,2,3,4,5\""), std::string::npos);

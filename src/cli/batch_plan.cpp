@@ -21,10 +21,12 @@ std::optional<size_t> parse_count(std::string_view text) {
   return value;
 }
 
-Shard checked(std::optional<size_t> index, std::optional<size_t> count, std::string source, std::string_view what) {
+Shard checked(std::optional<size_t> index, std::optional<size_t> count, std::string source,
+              std::string_view what) {
   if (!index || !count || *count == 0 || *index >= *count) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "--shard wants INDEX/COUNT with 0 <= INDEX < COUNT (e.g. 0/4) or auto, got " + std::string(what));
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        "--shard wants INDEX/COUNT with 0 <= INDEX < COUNT (e.g. 0/4) or auto, got " + std::string(what));
   }
   return Shard{*index, *count, std::move(source)};
 }
@@ -68,7 +70,8 @@ Shard parse_shard(std::string_view text, const EnvLookup& getenv) {
 bool has_image_extension(const fs::path& path) {
   std::string ext = path.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  static const std::set<std::string> kImage = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"};
+  static const std::set<std::string> kImage = {".jpg", ".jpeg", ".png",  ".webp",
+                                               ".bmp", ".tif",  ".tiff", ".gif"};
   return kImage.count(ext) > 0;
 }
 

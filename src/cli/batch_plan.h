@@ -27,12 +27,13 @@ using EnvLookup = std::function<const char*(const char*)>;
 // "INDEX/COUNT" (0 <= INDEX < COUNT) or "auto": CLOUD_RUN_TASK_INDEX / CLOUD_RUN_TASK_COUNT, which
 // Cloud Run Jobs set for each task; without them, 0/1. (A Kubernetes Indexed Job passes
 // "$(JOB_COMPLETION_INDEX)/N" in its args, which Kubernetes expands.) Throws Error(kInvalidArgument).
-Shard parse_shard(std::string_view text, const EnvLookup& getenv = [](const char* name) { return std::getenv(name); });
+Shard parse_shard(
+    std::string_view text, const EnvLookup& getenv = [](const char* name) { return std::getenv(name); });
 
 struct BatchItem {
-  std::string input;                // a file path, or "-" for stdin
-  std::filesystem::path name;       // output name without extension, relative: "photo", "trip/beach"
-  bool from_folder = false;         // found by walking a folder given as an input
+  std::string input;           // a file path, or "-" for stdin
+  std::filesystem::path name;  // output name without extension, relative: "photo", "trip/beach"
+  bool from_folder = false;    // found by walking a folder given as an input
 };
 
 // The image files of a folder, by extension (jpg, jpeg, png, webp, bmp, tif, tiff, gif, any case),

@@ -38,7 +38,9 @@ void ModelOptions::add_to(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--model-kind", kind, "kind of a model file: isnet or inspyrenet");
   app.add_option("--base-size", base_size, "input side for inspyrenet models with dynamic input (e.g. 384, 1024)");
-  app.add_option("--threads", threads, "inference threads (default: $CUTOUT_THREADS, $OMP_NUM_THREADS, cores within the container's CPU limit)")
+  app.add_option("--threads", threads,
+                 "inference threads (default: $CUTOUT_THREADS, $OMP_NUM_THREADS, cores within the "
+                 "container's CPU limit)")
       ->check(CLI::Range(0, 1024));
   app.add_option("--device", device, "execution provider: cpu or cuda")->capture_default_str();
 }

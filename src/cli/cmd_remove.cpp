@@ -32,7 +32,7 @@ struct RemoveArgs {
   std::vector<std::string> params;  // NAME=VALUE effect parameters
   bool mask = false;
   bool quiet = false;
-  std::string shard;     // INDEX/COUNT or auto; empty: every input
+  std::string shard;  // INDEX/COUNT or auto; empty: every input
   std::string progress = "auto";
   bool skip_existing = false;
   uint64_t max_pixels = DecodeOptions{}.max_pixels;
@@ -143,8 +143,11 @@ class BatchReport {
   void written(const std::string& input, const std::vector<std::string>& paths, const RemoveResult& result) {
     ++processed_;
     if (json_) {
-      log_.info("processed " + input, with_position({{"input", input}, {"outputs", paths}, {"width", result.width},
-                                                     {"height", result.height}, {"ms", result.timings.total_ms}}));
+      log_.info("processed " + input, with_position({{"input", input},
+                                                     {"outputs", paths},
+                                                     {"width", result.width},
+                                                     {"height", result.height},
+                                                     {"ms", result.timings.total_ms}}));
     } else if (single_ && !quiet_) {
       std::string joined;
       for (const std::string& p : paths) joined += (joined.empty() ? "" : ", ") + p;
@@ -282,7 +285,9 @@ int run_remove(const RemoveArgs& args) {
 void add_remove_command(CLI::App& app, int& exit_status) {
   auto args = std::make_shared<RemoveArgs>();
   CLI::App* cmd = app.add_subcommand("remove", "cut out the subject of photos (transparent background)");
-  cmd->add_option("inputs", args->inputs, "photos (JPEG, PNG, WebP, BMP, TIFF, GIF) or folders of them (walked); - reads stdin")->required();
+  cmd->add_option("inputs", args->inputs,
+                  "photos (JPEG, PNG, WebP, BMP, TIFF, GIF) or folders of them (walked); - reads stdin")
+      ->required();
   cmd->add_option("-o,--output", args->output,
                   "output file, folder, or - for stdout (default: <name>.cutout.<ext> here)");
   cmd->add_option("--format", args->format, "png, webp or jpeg (default: from -o's extension, else png)");

@@ -172,8 +172,11 @@ void add_serve_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--model-kind", c.model_kind, "isnet or inspyrenet (for a path)")->envname("CUTOUT_MODEL_KIND");
   cmd->add_option("--base-size", c.base_size, "input side of a dynamic inspyrenet model")
       ->envname("CUTOUT_BASE_SIZE")->check(CLI::Range(0, 4096));
-  cmd->add_option("--threads", c.threads, "inference threads (default $CUTOUT_THREADS, $OMP_NUM_THREADS, cores within the container's CPU limit)")
-      ->envname("CUTOUT_THREADS")->check(CLI::Range(0, 1024));
+  cmd->add_option("--threads", c.threads,
+                  "inference threads (default $CUTOUT_THREADS, $OMP_NUM_THREADS, cores within the "
+                  "container's CPU limit)")
+      ->envname("CUTOUT_THREADS")
+      ->check(CLI::Range(0, 1024));
   cmd->add_option("--device", c.device, "cpu or cuda")->envname("CUTOUT_DEVICE")->capture_default_str();
   cmd->add_option("--max-body-bytes", c.max_body_bytes, "largest request body")
       ->envname("CUTOUT_MAX_BODY_BYTES")->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))->capture_default_str();

@@ -78,7 +78,8 @@ GraphOptimization parse_graph_optimization(std::string_view name) {
 
 int cores_from_cpu_quota(std::string_view cpu_max) {
   // cgroup v2 cpu.max: "QUOTA PERIOD" in microseconds, or "max PERIOD" for no limit.
-  while (!cpu_max.empty() && std::isspace(static_cast<unsigned char>(cpu_max.back()))) cpu_max.remove_suffix(1);
+  while (!cpu_max.empty() && std::isspace(static_cast<unsigned char>(cpu_max.back())))
+    cpu_max.remove_suffix(1);
   const size_t space = cpu_max.find(' ');
   if (space == std::string_view::npos) return 0;
   long long quota = 0, period = 0;
@@ -100,7 +101,8 @@ int container_cpu_limit() {
   };
   if (int n = cores_from_cpu_quota(read("/sys/fs/cgroup/cpu.max"))) return n;
   // cgroup v1: the quota and the period in two files, -1 for no limit.
-  const std::string v1 = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") + " " + read("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+  const std::string v1 =
+      read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") + " " + read("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
   return cores_from_cpu_quota(v1);
 }
 

@@ -104,7 +104,8 @@ std::optional<GpuReading> GpuMonitor::read(int index) {
       r.memory_used_bytes = memory.used;
       r.memory_total_bytes = memory.total;
       // Utilisation is not supported on every device (e.g. some MIG slices): 0 rather than no reading.
-      if (nvml_->utilization(nvml_->devices[i], &utilization) == 0) r.utilization_ratio = utilization.gpu / 100.0;
+      if (nvml_->utilization(nvml_->devices[i], &utilization) == 0)
+        r.utilization_ratio = utilization.gpu / 100.0;
       cache_[i] = r;
     }
     cached_at_ = now;

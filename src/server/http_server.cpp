@@ -207,17 +207,20 @@ void HttpServer::stop() {
   if (impl_->server.is_running()) impl_->server.stop();
 }
 
-std::optional<int> http_get_status(const std::string& host, int port, const std::string& path, int timeout_ms) {
-  auto answer = http_call("GET", "http://" + host + ":" + std::to_string(port) + path, {}, timeout_ms, nullptr);
+std::optional<int> http_get_status(const std::string& host, int port, const std::string& path,
+                                   int timeout_ms) {
+  auto answer =
+      http_call("GET", "http://" + host + ":" + std::to_string(port) + path, {}, timeout_ms, nullptr);
   if (!answer) return std::nullopt;
   return answer->status;
 }
 
 std::optional<HttpAnswer> http_call(const std::string& method, const std::string& url,
-                                    const std::vector<std::pair<std::string, std::string>>& headers, int timeout_ms,
-                                    std::string* error) {
+                                    const std::vector<std::pair<std::string, std::string>>& headers,
+                                    int timeout_ms, std::string* error) {
   const size_t scheme_end = url.find("://");
-  const size_t path_start = scheme_end == std::string::npos ? std::string::npos : url.find('/', scheme_end + 3);
+  const size_t path_start =
+      scheme_end == std::string::npos ? std::string::npos : url.find('/', scheme_end + 3);
   if (scheme_end == std::string::npos) {
     if (error) *error = "not a URL: " + url;
     return std::nullopt;

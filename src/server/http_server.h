@@ -98,7 +98,8 @@ class HttpServer {
 // A GET of http://host:port/path: the answer's status, or nullopt when none came within timeout_ms
 // (refused, reset, timed out). For `cutout healthcheck`, the container image's HEALTHCHECK, which
 // has no curl. Thread-safe.
-std::optional<int> http_get_status(const std::string& host, int port, const std::string& path, int timeout_ms);
+std::optional<int> http_get_status(const std::string& host, int port, const std::string& path,
+                                   int timeout_ms);
 
 // A request to a URL ("http://host:port/path" or https://...): the answer's status and body, or
 // nullopt with the reason in *error when none came within timeout_ms. For `cutout warmer`.
@@ -107,7 +108,7 @@ struct HttpAnswer {
   std::string body;
 };
 std::optional<HttpAnswer> http_call(const std::string& method, const std::string& url,
-                                    const std::vector<std::pair<std::string, std::string>>& headers, int timeout_ms,
-                                    std::string* error);
+                                    const std::vector<std::pair<std::string, std::string>>& headers,
+                                    int timeout_ms, std::string* error);
 
 }  // namespace cutout::server

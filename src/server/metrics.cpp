@@ -425,8 +425,8 @@ std::string MetricsRegistry::render() const {
 std::vector<double> latency_buckets() {
   // Finer from 0.5 s to 5 s, where a process request's time lies, so quantiles are meaningful; up to
   // the default request timeout (120 s), so a slow p99 is not clipped at the last bucket.
-  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1,
-          1.25, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10, 15, 30, 60, 90, 120};
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1,  1.25, 1.5,
+          2,     2.5,    3,     4,    5,     7.5,  10,  15,   30,  60,   90, 120};
 }
 
 double process_start_time_seconds() {

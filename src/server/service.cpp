@@ -134,11 +134,14 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
     request_counter("/api/v2/process", code);
   }
   for (const char* code : {"200", "202", "503"}) request_counter("/api/v2/warmup", code);
-  for (const char* endpoint : {"/api/v2/process", "/api/v2/warmup", "/healthz", "/readyz"}) request_histogram(endpoint);
+  for (const char* endpoint : {"/api/v2/process", "/api/v2/warmup", "/healthz", "/readyz"})
+    request_histogram(endpoint);
   process_histogram(true);
   process_histogram(false);
-  for (const char* stage : {"queue", "decode", "inference", "effects", "encode", "total"}) stage_histogram(stage);
-  metrics_.gauge_callback("cutout_queue_limit", "Process requests that may wait for inference (--queue-limit)",
+  for (const char* stage : {"queue", "decode", "inference", "effects", "encode", "total"})
+    stage_histogram(stage);
+  metrics_.gauge_callback("cutout_queue_limit",
+                          "Process requests that may wait for inference (--queue-limit)",
                           [this] { return static_cast<double>(config_.queue_limit); });
   metrics_.gauge_callback("cutout_build_info", "Always 1; the version and model as labels",
                           [] { return 1.0; }, {{"version", CUTOUT_VERSION}, {"model", config_.model}});
@@ -173,10 +176,12 @@ void Service::add_gpu_metrics() {
         return r ? field(*r) : std::nan("");
       };
     };
-    metrics_.gauge_callback("cutout_gpu_memory_used_bytes", "GPU memory in use (NVML), bytes",
-                            reading([](const GpuReading& r) { return static_cast<double>(r.memory_used_bytes); }), gpu);
-    metrics_.gauge_callback("cutout_gpu_memory_total_bytes", "GPU memory in all (NVML), bytes",
-                            reading([](const GpuReading& r) { return static_cast<double>(r.memory_total_bytes); }), gpu);
+    metrics_.gauge_callback(
+        "cutout_gpu_memory_used_bytes", "GPU memory in use (NVML), bytes",
+        reading([](const GpuReading& r) { return static_cast<double>(r.memory_used_bytes); }), gpu);
+    metrics_.gauge_callback(
+        "cutout_gpu_memory_total_bytes", "GPU memory in all (NVML), bytes",
+        reading([](const GpuReading& r) { return static_cast<double>(r.memory_total_bytes); }), gpu);
     metrics_.gauge_callback("cutout_gpu_utilization_ratio", "Share of time a GPU kernel ran (NVML), 0 to 1",
                             reading([](const GpuReading& r) { return r.utilization_ratio; }), gpu);
   }
@@ -280,7 +285,8 @@ void Service::finish(const HttpRequestLog& sent, const std::string& trace_header
   request_histogram(info.endpoint).observe(latency);
   // Successful process requests, cold (waited for the model) or warm: the "warm p95" of the
   // operations plan, without fast refusals pulling the quantiles down.
-  if (info.endpoint == "/api/v2/process" && status == 200) process_histogram(info.cold_start).observe(latency);
+  if (info.endpoint == "/api/v2/process" && status == 200)
+    process_histogram(info.cold_start).observe(latency);
 
   HttpRequestLog http = sent;
   http.latency_s = latency;
@@ -424,13 +430,15 @@ HttpResponse Service::page(HttpRequest& request, RequestInfo& info) {
 }
 
 Counter& Service::request_counter(const std::string& endpoint, const std::string& code) {
-  return metrics_.counter("cutout_requests_total", "HTTP requests by endpoint and status code (streams: their outcome)",
+  return metrics_.counter("cutout_requests_total",
+                          "HTTP requests by endpoint and status code (streams: their outcome)",
                           {{"endpoint", endpoint}, {"code", code}});
 }
 
 Histogram& Service::request_histogram(const std::string& endpoint) {
-  return metrics_.histogram("cutout_request_duration_seconds", "HTTP request duration (streams: until the last event)",
-                            latency_buckets(), {{"endpoint", endpoint}});
+  return metrics_.histogram("cutout_request_duration_seconds",
+                            "HTTP request duration (streams: until the last event)", latency_buckets(),
+                            {{"endpoint", endpoint}});
 }
 
 Histogram& Service::process_histogram(bool cold) {

@@ -24,7 +24,9 @@ std::string join_days(const std::vector<int>& days) {
   return s;
 }
 
-std::string zone_or_utc(const std::string& zone) { return zone.empty() ? "Etc/UTC" : zone; }
+std::string zone_or_utc(const std::string& zone) {
+  return zone.empty() ? "Etc/UTC" : zone;
+}
 
 std::string fmt(double v, int decimals) {
   char buf[32];
@@ -53,13 +55,14 @@ std::vector<CronEntry> cron_entries(const std::vector<double>& pings, const std:
   return entries;
 }
 
-std::vector<std::string> cloud_scheduler_commands(const std::vector<CronEntry>& entries, const std::string& zone,
-                                                  const std::string& target_url, bool with_api_key,
-                                                  const std::string& location) {
+std::vector<std::string> cloud_scheduler_commands(const std::vector<CronEntry>& entries,
+                                                  const std::string& zone, const std::string& target_url,
+                                                  bool with_api_key, const std::string& location) {
   std::vector<std::string> out;
   for (const CronEntry& e : entries) {
-    std::string cmd = "gcloud scheduler jobs create http " + e.name + " --location=" + location + " --schedule=\"" +
-                      e.schedule + "\" --time-zone=\"" + zone_or_utc(zone) + "\" --uri=\"" + target_url +
+    std::string cmd = "gcloud scheduler jobs create http " + e.name + " --location=" + location +
+                      " --schedule=\"" + e.schedule + "\" --time-zone=\"" + zone_or_utc(zone) +
+                      "\" --uri=\"" + target_url +
                       "/api/v2/warmup\" --http-method=POST --attempt-deadline=60s --max-retry-attempts=2";
     if (with_api_key) cmd += " --headers=\"X-API-Key=${CUTOUT_API_KEY}\"";
     out.push_back(std::move(cmd));
@@ -74,15 +77,16 @@ std::string kubernetes_cronjobs(const std::vector<CronEntry>& entries, const std
       "# kubectl apply -f this file (CronJob spec.timeZone needs Kubernetes 1.27+).\n"
       "apiVersion: v1\nkind: List\nitems:\n";
   for (const CronEntry& e : entries) {
-    y += "  - apiVersion: batch/v1\n    kind: CronJob\n    metadata:\n      name: " + e.name +
-         "\n      labels:\n        app: cutout-warmer\n    spec:\n      schedule: \"" + e.schedule +
-         "\"\n      timeZone: \"" + zone_or_utc(zone) +
-         "\"\n      concurrencyPolicy: Forbid\n      startingDeadlineSeconds: 60\n"
-         "      successfulJobsHistoryLimit: 1\n      failedJobsHistoryLimit: 3\n"
-         "      jobTemplate:\n        spec:\n          backoffLimit: 1\n          activeDeadlineSeconds: 120\n"
-         "          template:\n            spec:\n              restartPolicy: Never\n"
-         "              containers:\n                - name: ping\n                  image: " + image +
-         "\n                  args: [\"warmer\", \"ping\", \"--target\", \"" + target_url + "\"]\n";
+    y +=
+        "  - apiVersion: batch/v1\n    kind: CronJob\n    metadata:\n      name: " + e.name +
+        "\n      labels:\n        app: cutout-warmer\n    spec:\n      schedule: \"" + e.schedule +
+        "\"\n      timeZone: \"" + zone_or_utc(zone) +
+        "\"\n      concurrencyPolicy: Forbid\n      startingDeadlineSeconds: 60\n"
+        "      successfulJobsHistoryLimit: 1\n      failedJobsHistoryLimit: 3\n"
+        "      jobTemplate:\n        spec:\n          backoffLimit: 1\n          activeDeadlineSeconds: 120\n"
+        "          template:\n            spec:\n              restartPolicy: Never\n"
+        "              containers:\n                - name: ping\n                  image: " +
+        image + "\n                  args: [\"warmer\", \"ping\", \"--target\", \"" + target_url + "\"]\n";
     if (with_api_key) {
       y += "                  env:\n                    - name: CUTOUT_API_KEY\n"
            "                      valueFrom:\n                        secretKeyRef:\n"
@@ -92,8 +96,8 @@ std::string kubernetes_cronjobs(const std::vector<CronEntry>& entries, const std
   return y;
 }
 
-std::string replay_svg(const std::vector<double>& arrivals, double from, double to, const std::vector<PlotRow>& rows,
-                       const std::string& title) {
+std::string replay_svg(const std::vector<double>& arrivals, double from, double to,
+                       const std::vector<PlotRow>& rows, const std::string& title) {
   const double width = 1200, left = 130, right = 20, top = 40, bars_h = 200, row_h = 26;
   const double height = top + bars_h + 30 + row_h * static_cast<double>(rows.size()) + 30;
   const double span = to - from, plot_w = width - left - right;
@@ -120,18 +124,19 @@ std::string replay_svg(const std::vector<double>& arrivals, double from, double 
   for (size_t h = 0; h < hours; ++h) {
     if (!per_hour[h]) continue;
     const double bh = bars_h * per_hour[h] / peak;
-    s += "<rect x=\"" + fmt(x_of(from + static_cast<double>(h) * 3600), 1) + "\" y=\"" + fmt(top + bars_h - bh, 1) +
-         "\" width=\"" + fmt(std::max(1.0, plot_w / static_cast<double>(hours) - 0.5), 2) + "\" height=\"" +
-         fmt(bh, 1) + "\" fill=\"#6b7a8f\"/>\n";
+    s += "<rect x=\"" + fmt(x_of(from + static_cast<double>(h) * 3600), 1) + "\" y=\"" +
+         fmt(top + bars_h - bh, 1) + "\" width=\"" +
+         fmt(std::max(1.0, plot_w / static_cast<double>(hours) - 0.5), 2) + "\" height=\"" + fmt(bh, 1) +
+         "\" fill=\"#6b7a8f\"/>\n";
   }
   s += "<text x=\"4\" y=\"" + fmt(top + 10, 0) + "\">" + std::to_string(peak) + "/h</text>\n";
   s += "<line x1=\"" + fmt(left, 0) + "\" y1=\"" + fmt(top + bars_h, 0) + "\" x2=\"" + fmt(width - right, 0) +
        "\" y2=\"" + fmt(top + bars_h, 0) + "\" stroke=\"#333\"/>\n";
   for (double d = from; d < to; d += 86400) {
     const std::string date = format_utc(d).substr(0, 10);
-    s += "<line x1=\"" + fmt(x_of(d), 1) + "\" y1=\"" + fmt(top, 0) + "\" x2=\"" + fmt(x_of(d), 1) + "\" y2=\"" +
-         fmt(top + bars_h + 4, 0) + "\" stroke=\"#bbb\"/>\n<text x=\"" + fmt(x_of(d) + 3, 1) + "\" y=\"" +
-         fmt(top + bars_h + 16, 0) + "\" fill=\"#555\">" + date + " UTC</text>\n";
+    s += "<line x1=\"" + fmt(x_of(d), 1) + "\" y1=\"" + fmt(top, 0) + "\" x2=\"" + fmt(x_of(d), 1) +
+         "\" y2=\"" + fmt(top + bars_h + 4, 0) + "\" stroke=\"#bbb\"/>\n<text x=\"" + fmt(x_of(d) + 3, 1) +
+         "\" y=\"" + fmt(top + bars_h + 16, 0) + "\" fill=\"#555\">" + date + " UTC</text>\n";
   }
   static const char* kColours[] = {"#c0392b", "#2471a3", "#1e8449", "#7d3c98", "#b9770e", "#555555"};
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -140,12 +145,13 @@ std::string replay_svg(const std::vector<double>& arrivals, double from, double 
     s += "<text x=\"4\" y=\"" + fmt(y + 16, 0) + "\" fill=\"" + colour + "\">" + rows[i].label + "</text>\n";
     for (double t : rows[i].cold_times) {
       if (t < from || t >= to) continue;
-      s += "<line x1=\"" + fmt(x_of(t), 1) + "\" y1=\"" + fmt(y + 4, 1) + "\" x2=\"" + fmt(x_of(t), 1) + "\" y2=\"" +
-           fmt(y + 20, 1) + "\" stroke=\"" + colour + "\" stroke-width=\"1.5\"/>\n";
+      s += "<line x1=\"" + fmt(x_of(t), 1) + "\" y1=\"" + fmt(y + 4, 1) + "\" x2=\"" + fmt(x_of(t), 1) +
+           "\" y2=\"" + fmt(y + 20, 1) + "\" stroke=\"" + colour + "\" stroke-width=\"1.5\"/>\n";
     }
   }
   s += "<text x=\"" + fmt(left, 0) + "\" y=\"" + fmt(height - 8, 0) +
-       "\" fill=\"#555\">bars: requests per hour; orange: windows the predictive warmer kept warm; ticks: cold "
+       "\" fill=\"#555\">bars: requests per hour; orange: windows the predictive warmer kept warm; ticks: "
+       "cold "
        "starts of each policy</text>\n</svg>\n";
   return s;
 }

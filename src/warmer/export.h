@@ -26,9 +26,9 @@ std::vector<CronEntry> cron_entries(const std::vector<double>& pings, const std:
 
 // `gcloud scheduler jobs create http ...` lines, one per entry. The API key, when wanted, is
 // referenced as ${CUTOUT_API_KEY} (the shell fills it in; the plan never holds a secret).
-std::vector<std::string> cloud_scheduler_commands(const std::vector<CronEntry>& entries, const std::string& zone,
-                                                  const std::string& target_url, bool with_api_key,
-                                                  const std::string& location);
+std::vector<std::string> cloud_scheduler_commands(const std::vector<CronEntry>& entries,
+                                                  const std::string& zone, const std::string& target_url,
+                                                  bool with_api_key, const std::string& location);
 
 // A Kubernetes `List` of batch/v1 CronJobs running `cutout warmer ping --target URL` from `image`.
 std::string kubernetes_cronjobs(const std::vector<CronEntry>& entries, const std::string& zone,
@@ -40,7 +40,7 @@ struct PlotRow {
   std::vector<std::pair<double, double>> windows;  // shaded spans (the predicted ones)
 };
 // Requests per hour as bars, with one row of cold-start ticks per policy, over [from, to).
-std::string replay_svg(const std::vector<double>& arrivals, double from, double to, const std::vector<PlotRow>& rows,
-                       const std::string& title);
+std::string replay_svg(const std::vector<double>& arrivals, double from, double to,
+                       const std::vector<PlotRow>& rows, const std::string& title);
 
 }  // namespace cutout::warmer

@@ -23,7 +23,9 @@ struct BinStats {
 constexpr int kMaxSteps = 16;
 constexpr double kPriorSamples = 20;  // keep-alive up to 4 hours past the platform's timeout (ATC's range)
 
-double overlap(double a0, double a1, double b0, double b1) { return std::max(0.0, std::min(a1, b1) - std::max(a0, b0)); }
+double overlap(double a0, double a1, double b0, double b1) {
+  return std::max(0.0, std::min(a1, b1) - std::max(a0, b0));
+}
 
 class Model {
  public:
@@ -46,7 +48,8 @@ class Model {
       for (; cold != base.cold_times.end() && *cold < e; ++cold) b.cold += 1;
       for (; req != arrivals.end() && *req < e; ++req) b.requests += 1;
       while (up != base.up_intervals.end() && up->second <= s) ++up;
-      for (auto u = up; u != base.up_intervals.end() && u->first < e; ++u) b.up_s += overlap(s, e, u->first, u->second);
+      for (auto u = up; u != base.up_intervals.end() && u->first < e; ++u)
+        b.up_s += overlap(s, e, u->first, u->second);
       const auto [week_bin, day_bin, weekend] = bin_of(s);
       week_[week_bin].add(b);
       daytype_[weekend][day_bin].add(b);
@@ -136,7 +139,8 @@ WarmPlan plan_warming(const std::vector<double>& arrivals, double from, double t
   return plan;
 }
 
-GapModel::GapModel(const std::vector<double>& arrivals, double from, double to, const PredictorOptions& options)
+GapModel::GapModel(const std::vector<double>& arrivals, double from, double to,
+                   const PredictorOptions& options)
     : options_(options), bins_per_day_(static_cast<size_t>(std::lround(86400 / options.bin_s))) {
   week_.resize(7 * bins_per_day_);
   for (auto& d : daytype_) d.resize(bins_per_day_);
@@ -144,7 +148,8 @@ GapModel::GapModel(const std::vector<double>& arrivals, double from, double to, 
   const auto last = std::lower_bound(arrivals.begin(), arrivals.end(), to);
   for (auto it = first; it != last; ++it) {
     // The last request's gap is unknown beyond `to`: it counts as at least that long.
-    const double gap = (it + 1 != arrivals.end() && *(it + 1) < to) ? *(it + 1) - *it : std::max(to - *it, 86400.0);
+    const double gap =
+        (it + 1 != arrivals.end() && *(it + 1) < to) ? *(it + 1) - *it : std::max(to - *it, 86400.0);
     size_t day_bin = 0;
     int weekend = 0;
     const size_t w = week_bin(*it, &day_bin, &weekend);
@@ -214,16 +219,20 @@ std::vector<double> GapModel::keep_alive_pings(double t, const Platform& platfor
   return pings;
 }
 
-void PredictivePolicy::train(const std::vector<double>&, const Platform& platform) { platform_ = platform; }
+void PredictivePolicy::train(const std::vector<double>&, const Platform& platform) {
+  platform_ = platform;
+}
 
-void PredictivePolicy::on_day(double day_start, const std::vector<double>& arrivals_so_far, PingQueue& pings) {
+void PredictivePolicy::on_day(double day_start, const std::vector<double>& arrivals_so_far,
+                              PingQueue& pings) {
   if (parts_ != Parts::kReactive) {
     const WarmPlan plan = plan_warming(arrivals_so_far, day_start, day_start + 86400, platform_, options_);
     for (double p : plan.pings) pings.add(p);
     windows_.insert(windows_.end(), plan.windows.begin(), plan.windows.end());
   }
   if (parts_ != Parts::kStatic) {
-    gaps_ = std::make_unique<GapModel>(arrivals_so_far, day_start - options_.history_days * 86400, day_start, options_);
+    gaps_ = std::make_unique<GapModel>(arrivals_so_far, day_start - options_.history_days * 86400, day_start,
+                                       options_);
   }
 }
 

@@ -24,18 +24,18 @@
 namespace cutout::warmer {
 
 struct PredictorOptions {
-  std::string zone;          // IANA time zone of the traffic's daily rhythm; "" = UTC
-  double history_days = 7;   // learn from this many days before the plan
-  double lead_s = 300;       // ping this long before a window
-  double bin_s = 600;        // 10-minute bins
-  double worth_s = 900;      // instance-seconds one avoided cold start is worth
+  std::string zone;         // IANA time zone of the traffic's daily rhythm; "" = UTC
+  double history_days = 7;  // learn from this many days before the plan
+  double lead_s = 300;      // ping this long before a window
+  double bin_s = 600;       // 10-minute bins
+  double worth_s = 900;     // instance-seconds one avoided cold start is worth
 };
 
 struct WarmWindow {
   double start = 0, end = 0;        // unix seconds
   double expected_cold_starts = 0;  // that keeping it warm avoids, per the model
   double expected_requests = 0;
-  double cost_s = 0;                // expected extra instance-seconds
+  double cost_s = 0;  // expected extra instance-seconds
 };
 
 struct WarmPlan {
@@ -52,8 +52,9 @@ WarmPlan plan_warming(const std::vector<double>& arrivals, double from, double t
 // same kind once). keep_alive_pings(t): after a request at t, the pings that keep the instance up
 // past the platform's own timeout c to the horizon h (c + k steps of idle_timeout - 60 s, k <= 16,
 // so at most 4 hours) that maximises  worth x #{g : c < g <= h} - sum over g > c of (min(g, h) - c)
-// over the weighted gap samples g: cold starts avoided against idle seconds paid. It needs a watcher that sees requests (the replay, `warmer run --metrics-url`): a static schedule
-// (Cloud Scheduler) gets the windows only.
+// over the weighted gap samples g: cold starts avoided against idle seconds paid. It needs a watcher that
+// sees requests (the replay, `warmer run --metrics-url`): a static schedule (Cloud Scheduler) gets the
+// windows only.
 class GapModel {
  public:
   GapModel(const std::vector<double>& arrivals, double from, double to, const PredictorOptions& options);
@@ -78,7 +79,9 @@ class PredictivePolicy : public Policy {
   PredictivePolicy(PredictorOptions options, Parts parts = Parts::kBoth)
       : options_(std::move(options)), parts_(parts) {}
   std::string name() const override {
-    return parts_ == Parts::kStatic ? "predictive-static" : parts_ == Parts::kReactive ? "predictive-reactive" : "predictive";
+    return parts_ == Parts::kStatic     ? "predictive-static"
+           : parts_ == Parts::kReactive ? "predictive-reactive"
+                                        : "predictive";
   }
   void train(const std::vector<double>& history, const Platform& platform) override;
   void on_day(double day_start, const std::vector<double>& arrivals_so_far, PingQueue& pings) override;

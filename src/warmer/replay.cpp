@@ -143,12 +143,14 @@ std::unique_ptr<Policy> make_policy(const std::string& spec, const PredictorOpti
   }
   if (spec.rfind("fixed-ping:", 0) == 0) {
     const double every = parse_duration_s(spec.substr(11));
-    if (every < 60) throw Error(ErrorCode::kInvalidArgument, "fixed-ping wants an interval of a minute or more");
+    if (every < 60)
+      throw Error(ErrorCode::kInvalidArgument, "fixed-ping wants an interval of a minute or more");
     return std::make_unique<FixedPingPolicy>(every, spec);
   }
-  throw Error(ErrorCode::kInvalidArgument, "unknown policy '" + spec +
-                                               "' (allowed: none, fixed-ping:EVERY e.g. fixed-ping:14m, "
-                                               "min-instances:1, hybrid-histogram, predictive, predictive-static, predictive-reactive)");
+  throw Error(ErrorCode::kInvalidArgument,
+              "unknown policy '" + spec +
+                  "' (allowed: none, fixed-ping:EVERY e.g. fixed-ping:14m, "
+                  "min-instances:1, hybrid-histogram, predictive, predictive-static, predictive-reactive)");
 }
 
 }  // namespace cutout::warmer

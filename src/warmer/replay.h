@@ -51,7 +51,8 @@ class Policy {
   // The traffic before the evaluated span.
   virtual void train(const std::vector<double>& /*history*/, const Platform& /*platform*/) {}
   // Called at each day start of the evaluated span (UTC midnight) with all arrivals so far.
-  virtual void on_day(double /*day_start*/, const std::vector<double>& /*arrivals_so_far*/, PingQueue& /*pings*/) {}
+  virtual void on_day(double /*day_start*/, const std::vector<double>& /*arrivals_so_far*/,
+                      PingQueue& /*pings*/) {}
   // Called for each request, after the platform handled it.
   virtual void on_request(double /*t*/, PingQueue& /*pings*/) {}
 };
@@ -64,9 +65,11 @@ struct ReplayResult {
   double instance_s = 0;
   double busy_s = 0;
   double idle_s() const { return instance_s - busy_s; }
-  double cold_fraction() const { return requests ? static_cast<double>(cold_starts) / static_cast<double>(requests) : 0; }
-  std::vector<double> cold_times;                        // when each cold start happened
-  std::vector<std::pair<double, double>> up_intervals;   // [start, end) of each instance life
+  double cold_fraction() const {
+    return requests ? static_cast<double>(cold_starts) / static_cast<double>(requests) : 0;
+  }
+  std::vector<double> cold_times;                       // when each cold start happened
+  std::vector<std::pair<double, double>> up_intervals;  // [start, end) of each instance life
   std::vector<double> ping_times;
 };
 

@@ -71,7 +71,8 @@ bool parse_rfc3339(std::string_view s, double* out) {
     ++pos;
   } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
     int oh, om;
-    if (!digits(s, pos + 1, 2, &oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(s, pos + 4, 2, &om)) {
+    if (!digits(s, pos + 1, 2, &oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !digits(s, pos + 4, 2, &om)) {
       return false;
     }
     offset = (oh * 3600L + om * 60L) * (s[pos] == '-' ? -1 : 1);
@@ -123,13 +124,15 @@ void add_log_entry(const nlohmann::json& entry, const std::string& where, std::v
   const nlohmann::json& payload = exported ? entry["jsonPayload"] : entry;
   if (!payload.is_object() || payload.value("endpoint", "") != "/api/v2/process") return;
   const char* time_key = exported ? "timestamp" : "time";
-  if (!entry.contains(time_key) || !entry[time_key].is_string()) bad(where, std::string("no \"") + time_key + "\"");
+  if (!entry.contains(time_key) || !entry[time_key].is_string())
+    bad(where, std::string("no \"") + time_key + "\"");
   double t = 0;
   if (!parse_rfc3339(entry[time_key].get<std::string>(), &t)) {
     bad(where, std::string("\"") + time_key + "\" is not RFC 3339: " + entry[time_key].get<std::string>());
   }
   // The log line is written when the answer is; the request arrived its latency earlier.
-  const nlohmann::json& http = exported ? entry.value("httpRequest", nlohmann::json()) : payload.value("httpRequest", nlohmann::json());
+  const nlohmann::json& http = exported ? entry.value("httpRequest", nlohmann::json())
+                                        : payload.value("httpRequest", nlohmann::json());
   arrivals.push_back(t - latency_s(http));
 }
 
@@ -179,7 +182,8 @@ Traffic parse_counts_csv(std::string_view text) {
                      std::to_string(it->second));
     }
     for (long long i = 0; i < n; ++i) {
-      arrivals.push_back(static_cast<double>(minute) * 60 + (static_cast<double>(i) + 0.5) * 60 / static_cast<double>(n));
+      arrivals.push_back(static_cast<double>(minute) * 60 +
+                         (static_cast<double>(i) + 0.5) * 60 / static_cast<double>(n));
     }
   });
   if (!header) bad("line 1", "empty: the counts format starts with the header `time,requests`");
@@ -235,7 +239,8 @@ std::string to_counts_csv(const Traffic& traffic) {
   std::map<long long, int> per_minute;
   for (double t : traffic.arrivals) ++per_minute[static_cast<long long>(std::floor(t / 60))];
   std::string out = "time,requests\n";
-  for (const auto& [minute, n] : per_minute) out += format_utc(static_cast<double>(minute) * 60) + "," + std::to_string(n) + "\n";
+  for (const auto& [minute, n] : per_minute)
+    out += format_utc(static_cast<double>(minute) * 60) + "," + std::to_string(n) + "\n";
   return out;
 }
 
@@ -247,20 +252,33 @@ double parse_duration_s(std::string_view text) {
   while (pos < s.size()) {
     size_t end = pos;
     while (end < s.size() && (std::isdigit(static_cast<unsigned char>(s[end])) || s[end] == '.')) ++end;
-    if (end == pos) throw Error(ErrorCode::kInvalidArgument, "bad duration '" + std::string(s) + "' (e.g. 300, 90s, 5m, 1h30m)");
+    if (end == pos)
+      throw Error(ErrorCode::kInvalidArgument,
+                  "bad duration '" + std::string(s) + "' (e.g. 300, 90s, 5m, 1h30m)");
     const double v = std::strtod(std::string(s.substr(pos, end - pos)).c_str(), nullptr);
     double unit = 1;
     if (end < s.size()) {
       switch (s[end]) {
-        case 's': unit = 1; break;
-        case 'm': unit = 60; break;
-        case 'h': unit = 3600; break;
-        case 'd': unit = 86400; break;
-        default: throw Error(ErrorCode::kInvalidArgument, "bad duration unit in '" + std::string(s) + "' (s, m, h, d)");
+        case 's':
+          unit = 1;
+          break;
+        case 'm':
+          unit = 60;
+          break;
+        case 'h':
+          unit = 3600;
+          break;
+        case 'd':
+          unit = 86400;
+          break;
+        default:
+          throw Error(ErrorCode::kInvalidArgument,
+                      "bad duration unit in '" + std::string(s) + "' (s, m, h, d)");
       }
       ++end;
     } else if (pos != 0) {
-      throw Error(ErrorCode::kInvalidArgument, "bad duration '" + std::string(s) + "': a unit after every number");
+      throw Error(ErrorCode::kInvalidArgument,
+                  "bad duration '" + std::string(s) + "': a unit after every number");
     }
     total += v * unit;
     pos = end;
@@ -273,7 +291,8 @@ void check_zone(const std::string& zone) {
   const std::filesystem::path file = std::filesystem::path("/usr/share/zoneinfo") / zone;
   std::error_code ec;
   if (zone.find("..") != std::string::npos || !std::filesystem::is_regular_file(file, ec)) {
-    throw Error(ErrorCode::kInvalidArgument, "unknown time zone '" + zone + "' (an IANA name, e.g. Europe/Berlin)");
+    throw Error(ErrorCode::kInvalidArgument,
+                "unknown time zone '" + zone + "' (an IANA name, e.g. Europe/Berlin)");
   }
 }
 

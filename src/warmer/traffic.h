@@ -51,8 +51,8 @@ double parse_duration_s(std::string_view text);
 
 // Local wall-clock time in an IANA zone ("Europe/Berlin"; "" or "UTC" for UTC).
 struct LocalTime {
-  int weekday = 0;       // 0 = Monday ... 6 = Sunday
-  int minute_of_day = 0; // 0..1439
+  int weekday = 0;        // 0 = Monday ... 6 = Sunday
+  int minute_of_day = 0;  // 0..1439
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   long utc_offset_s = 0;
   std::string zone_abbreviation;  // "CET", "CEST", "UTC"
