@@ -18,6 +18,7 @@ since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; 
 started=$(date +%s.%N)
 
 scripts/setup.sh --container-tools >/dev/null
+mkdir -p "$cache"  # the build log goes there even when the base images already exist
 
 # The archive here is a fixed snapshot: apt must not reject its Release files as expired.
 aptopt='Acquire::Check-Valid-Until "false";'
@@ -42,7 +43,6 @@ fi
 make_base() { # tag [mmdebstrap options...]
   local tag="$1"; shift
   if "${bah[@]}" inspect --type image "$tag" >/dev/null 2>&1; then return 0; fi
-  mkdir -p "$cache"
   local tar="$cache/${tag##*:}.tar" t0
   t0=$(date +%s)
   say "making base image $tag with mmdebstrap"
