@@ -109,9 +109,10 @@ def poisson(rng, lam):
     return k
 
 
-def rate_trace(rng, tz, start, day_fn):
+def rate_trace(rng, tz, start, day_fn, rates=None):
     """Non-homogeneous Poisson counts per UTC minute. day_fn(local_date, day_index) gives the local
-    day's (curve, volume, jitter_minutes); it is called once per local date, in time order."""
+    day's (curve, volume, jitter_minutes); it is called once per local date, in time order. `rates`,
+    when given, gets each minute's Poisson mean (see add_rate)."""
     counts, days = {}, {}
     for m in range(DAYS * 1440):
         t = start + timedelta(minutes=m)
@@ -121,7 +122,10 @@ def rate_trace(rng, tz, start, day_fn):
             days[d] = day_fn(d, (d - start.date()).days)
         curve, volume, jitter = days[d]
         hour = loc.hour + (loc.minute + 0.5 - jitter) / 60
-        n = poisson(rng, volume * curve(hour) / curve.total)
+        lam = volume * curve(hour) / curve.total
+        if rates is not None and lam > 0:
+            rates[t] = rates.get(t, 0.0) + lam
+        n = poisson(rng, lam)
         if n:
             counts[t] = n
     return counts
@@ -140,27 +144,48 @@ def add(counts, tz, day, hours):
     counts[t] = counts.get(t, 0) + 1
 
 
-def busy_office(rng, tz, start):
+def add_rate(rates, tz, day, curve, n):
+    """The oracle's side of a trace (scripts/warmer_bound.py): `rates` maps a UTC minute to the
+    expected number of arrivals in it that can start an idle spell's end -- every request of a rate
+    trace, the first request of a session, burst or batch of an event trace -- under the draws
+    actually made for that day (its volume, its number of sessions), not under the day's average.
+    Here: n such arrivals spread over the local day with density proportional to `curve`. Recording
+    consumes no random numbers, so the trace is the same with or without it."""
+    if rates is None or n <= 0:
+        return
+    midnight = datetime.combine(day, time(), tz)
+    for j in range(1440):
+        w = n * curve((j + 0.5) / 60) / curve.total
+        if w > 0:
+            t = (midnight + timedelta(minutes=j)).astimezone(UTC)  # wall-clock arithmetic, as add()
+            rates[t] = rates.get(t, 0.0) + w
+
+
+BATCH_START = Curve([(0, 0), (2 - 5 / 60, 0), (2 - 5 / 60, 1), (2 + 5 / 60, 1), (2 + 5 / 60, 0), (24, 0)])
+
+
+def busy_office(rng, tz, start, rates=None):
     def day(d, i):
         if d.weekday() < 5:
             return OFFICE_WEEKDAY, 500 * rng.uniform(0.8, 1.2), rng.uniform(-20, 20)
         return OFFICE_WEEKEND, 25 * rng.uniform(0.8, 1.2), rng.uniform(-20, 20)
-    return rate_trace(rng, tz, start, day)
+    return rate_trace(rng, tz, start, day, rates)
 
 
-def busy_consumer(rng, tz, start):
+def busy_consumer(rng, tz, start, rates=None):
     def day(d, i):
         weekend = 1.3 if d.weekday() >= 5 else 1.0
         return CONSUMER, 340 * weekend * rng.uniform(0.85, 1.15), rng.uniform(-15, 15)
-    return rate_trace(rng, tz, start, day)
+    return rate_trace(rng, tz, start, day, rates)
 
 
-def sparse_office(rng, tz, start):
+def sparse_office(rng, tz, start, rates=None):
     counts = {}
     for d, _ in local_days(tz, start):
         weekday = d.weekday() < 5
         left = rng.randint(20, 60) if weekday else rng.randint(0, 5)
         curve = OFFICE_WEEKDAY if weekday else OFFICE_WEEKEND
+        sessions = 0
         while left > 0:  # sessions until the day's volume is used up
             size = min(left, rng.randint(3, 10))
             hours = curve.sample_hour(rng)
@@ -168,29 +193,34 @@ def sparse_office(rng, tz, start):
                 add(counts, tz, d, hours)
                 hours += rng.expovariate(1 / 40) / 3600  # ~40 s between uploads
             left -= size
+            sessions += 1
+        add_rate(rates, tz, d, curve, sessions)
     return counts
 
 
-def sparse_daily_batch(rng, tz, start):
+def sparse_daily_batch(rng, tz, start, rates=None):
     counts = {}
     for d, _ in local_days(tz, start):
         begin = 2 + rng.uniform(-5, 5) / 60
         spread = rng.uniform(8, 12) / 60
         for _ in range(rng.randint(30, 50)):
             add(counts, tz, d, begin + rng.random() * spread)
-        for _ in range(rng.randint(5, 15)):
+        scattered = rng.randint(5, 15)
+        for _ in range(scattered):
             add(counts, tz, d, SCATTER.sample_hour(rng))
+        add_rate(rates, tz, d, BATCH_START, 1)  # its start: uniform over +-5 min (not Poisson)
+        add_rate(rates, tz, d, SCATTER, scattered)
     return counts
 
 
-def launch_ramp(rng, tz, start):
+def launch_ramp(rng, tz, start, rates=None):
     def day(d, i):
         if i < 5:
             return CONSUMER, 0.0, 0.0
         trend = 20 + 580 * math.log1p(0.3 * (i - 5)) / math.log1p(0.3 * 22)
         weekly = 1.2 if d.weekday() >= 5 else 0.92
         return CONSUMER, trend * weekly * rng.uniform(0.85, 1.15), rng.uniform(-15, 15)
-    counts = rate_trace(rng, tz, start, day)
+    counts = rate_trace(rng, tz, start, day, rates)
     mention_day = start.date() + timedelta(days=17)
     for _ in range(rng.randint(280, 320)):
         delay = 30.0
@@ -200,10 +230,12 @@ def launch_ramp(rng, tz, start):
     return counts
 
 
-def bursty_api(rng, tz, start):
+def bursty_api(rng, tz, start, rates=None):
     counts = {}
     for d, _ in local_days(tz, start):
-        for _ in range(rng.randint(3, 8)):
+        bursts = rng.randint(3, 8)
+        add_rate(rates, tz, d, DAYTIME_UTC, bursts)
+        for _ in range(bursts):
             begin = DAYTIME_UTC.sample_hour(rng)
             length = rng.uniform(2, 5) / 60
             for _ in range(rng.randint(50, 200)):

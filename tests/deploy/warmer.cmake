@@ -15,4 +15,7 @@ add_test(NAME warmer.exports
   COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/deploy/check_warmer_exports.py
           --cutout $<TARGET_FILE:cutout> --counts ${CUTOUT_WARMER_TRACES_DIR}/busy-office.csv
           --tz Europe/Berlin --from 2026-11-23T00:00:00Z)
-set_tests_properties(warmer.replay_traces warmer.exports PROPERTIES LABELS unit TIMEOUT 300)
+add_test(NAME warmer.bound
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/deploy/check_warmer_bound.py
+          --cutout $<TARGET_FILE:cutout> --traces ${CUTOUT_WARMER_TRACES_DIR})
+set_tests_properties(warmer.replay_traces warmer.exports warmer.bound PROPERTIES LABELS unit TIMEOUT 300)
