@@ -28,7 +28,7 @@ BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libjpeg62-turbo-dev libpng-dev zlib1g-dev libwebp-dev libtiff-dev libgif-dev
-  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev libssl-dev libbrotli-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev libboost1.81-dev libssl-dev libbrotli-dev
   libhiredis-dev python3 nodejs npm
 )
 # What the tests and benchmarks need on top (make test).

@@ -1,58 +1,34 @@
-// cpp-httplib behind HttpServer. Debian's cpp-httplib is a compiled library: its header must see
-// the same feature macros it was built with (pkg-config cpp-httplib, set in CMakeLists.txt).
+// Boost.Beast behind HttpServer (see http_server.h for the model); cpp-httplib for the client calls.
+// Debian's cpp-httplib is a compiled library: its header must see the same feature macros it was
+// built with (pkg-config cpp-httplib, set in CMakeLists.txt).
 #include "server/http_server.h"
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
 
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <httplib.h>
 
-namespace cutout::server {
-namespace {
+#include "server/http_parse.h"
 
-// The socket of the request being handled on this thread. cpp-httplib 0.11 does not expose it,
-// and a client that disconnects must cancel its queued work: find the socket whose peer is the
-// request's remote address and port (once per request: a scan of /proc/self/fd), then poll it.
-int find_peer_socket(const std::string& remote_addr, int remote_port) {
-  DIR* dir = opendir("/proc/self/fd");
-  if (!dir) return -1;
-  int found = -1;
-  while (dirent* entry = readdir(dir)) {
-    char* end = nullptr;
-    const long fd = std::strtol(entry->d_name, &end, 10);
-    if (!end || *end != '\0' || fd < 0) continue;
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&addr), &len) != 0) continue;
-    char host[INET6_ADDRSTRLEN] = {};
-    int port = 0;
-    if (addr.ss_family == AF_INET) {
-      auto* a = reinterpret_cast<sockaddr_in*>(&addr);
-      inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-      port = ntohs(a->sin_port);
-    } else if (addr.ss_family == AF_INET6) {
-      auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
-      inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-      port = ntohs(a->sin6_port);
-    } else {
-      continue;
-    }
-    if (port == remote_port && remote_addr == host) {
-      found = static_cast<int>(fd);
-      break;
-    }
-  }
-  closedir(dir);
-  return found;
-}
+namespace cutout::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
 
 // True when the peer has closed the connection (or it broke). Data waiting to be read (a
 // pipelined request) does not count.
@@ -65,56 +41,25 @@ bool socket_closed(int fd) {
   return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
-class ChunkSink final : public EventSink {
- public:
-  explicit ChunkSink(httplib::DataSink& sink) : sink_(sink) {}
-  bool write(std::string_view data) override {
-    return sink_.is_writable() && sink_.write(data.data(), data.size());
-  }
+std::chrono::steady_clock::duration seconds(double s) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
+}
 
- private:
-  httplib::DataSink& sink_;
-};
+std::string format_seconds(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", s);
+  return text;
+}
 
-HttpRequest convert(const httplib::Request& req) {
-  HttpRequest r;
-  r.method = req.method;
-  r.path = req.path;
-  r.target = req.target;
-  for (const auto& [k, v] : req.params) r.query.emplace(k, v);
-  for (const auto& [name, part] : req.files) {
-    if (part.filename.empty() && part.content_type.empty()) r.form[name] = part.content;
-    else r.files[name] = FilePart{part.filename, part.content_type, part.content};
-  }
-  if (!req.is_multipart_form_data()) r.body = req.body;
-  r.remote_ip = req.remote_addr;
-  r.header = [&req](std::string_view name) { return req.get_header_value(std::string(name)); };
-  const std::string addr = req.remote_addr;
-  const int port = req.remote_port;
-  r.client_gone = [addr, port, fd = -2]() mutable {
-    if (fd == -2) fd = find_peer_socket(addr, port);
-    return socket_closed(fd);
-  };
+// The answer when no on_error is set: SPEC §3's shape without a request id.
+HttpResponse bare_error(const TransportError& e) {
+  HttpResponse r;
+  r.status = e.status;
+  r.body = std::string(R"({"error":{"code":")") + e.code + R"(","message":")" + e.message + R"("}})";
   return r;
 }
 
-// Takes the response apart: its body (often megabytes of base64 or image bytes) is moved, not copied.
-void apply(HttpResponse&& from, httplib::Response& to) {
-  to.status = from.status;
-  for (const auto& [k, v] : from.headers) to.set_header(k, v);
-  if (from.stream) {
-    auto stream = std::move(from.stream);
-    to.set_chunked_content_provider(from.content_type, [stream](size_t, httplib::DataSink& sink) {
-      ChunkSink chunks(sink);
-      stream(chunks);
-      sink.done();
-      return true;
-    });
-  } else {
-    to.set_content("", 0, from.content_type);  // cpp-httplib 0.11 has no set_content(std::string&&)
-    to.body = std::move(from.body);
-  }
-}
+using Message = bhttp::request<bhttp::string_body>;
 
 }  // namespace
 
@@ -126,85 +71,430 @@ std::string HttpRequest::param(const std::string& name) const {
 
 bool HttpRequest::has_param(const std::string& name) const { return query.count(name) || form.count(name); }
 
+class Session;
+
 struct HttpServer::Impl {
   HttpServerOptions options;
   Handler handler;
-  httplib::Server server;
-  int port = -1;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  asio::thread_pool workers;
+  std::atomic<int> open{0};
+  std::atomic<bool> stopping{false};
+  std::mutex sessions_mu;
+  std::set<Session*> sessions;  // for stop(): each unregisters in its destructor
+
+  Impl(HttpServerOptions o, Handler h)
+      : options(std::move(o)), handler(std::move(h)), workers(static_cast<size_t>(std::max(1, options.threads))) {}
+  void accept();
+  HttpResponse error_response(HttpRequest& request, const TransportError& e) const {
+    return options.on_error ? options.on_error(request, e) : bare_error(e);
+  }
 };
 
-HttpServer::HttpServer(HttpServerOptions options, Handler handler) : impl_(std::make_unique<Impl>()) {
-  impl_->options = std::move(options);
-  impl_->handler = std::move(handler);
-  Impl& m = *impl_;
-  const int threads = m.options.threads;
-  m.server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  m.server.set_payload_max_length(m.options.max_body_bytes);
-  // Headers and body go out in separate writes: without TCP_NODELAY, Nagle holds the second for
-  // the client's delayed ACK (40 ms per response on Linux).
-  m.server.set_tcp_nodelay(true);
-  // cpp-httplib closes a keep-alive connection after 5 requests by default; clients then pay a
-  // reconnect (or fail a request they had already sent on it).
-  m.server.set_keep_alive_max_count(1000);
-  m.server.set_keep_alive_timeout(30);
-  m.server.set_read_timeout(m.options.read_timeout_s, 0);
-  m.server.set_write_timeout(m.options.write_timeout_s, 0);
-  auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
-    HttpRequest request = convert(req);
-    apply(impl_->handler(request), res);
-  };
-  for (auto route : {&httplib::Server::Get, &httplib::Server::Delete, &httplib::Server::Options}) {
-    (m.server.*route)(".*", dispatch);
-  }
-  m.server.Post(".*", httplib::Server::Handler(dispatch));
-  m.server.Put(".*", httplib::Server::Handler(dispatch));
-  m.server.Patch(".*", httplib::Server::Handler(dispatch));
-  // cpp-httplib parses an application/x-www-form-urlencoded body into parameters and refuses one
-  // over 8 KiB with its own 413, yet a raw image often comes with that type (curl --data-binary
-  // sends it). Bodies are sniffed by their bytes (SPEC §3), so POSTs lose that type before the
-  // body is read. (The request is not const inside cpp-httplib; only this hook's view of it is.)
-  m.server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
-    const std::string type = req.get_header_value("Content-Type");
-    if (req.method == "POST" && type.rfind("application/x-www-form-urlencoded", 0) == 0) {
-      const_cast<httplib::Request&>(req).headers.erase("Content-Type");
+// One connection. Its socket is used on its strand only (the I/O threads), except by the stream
+// of a server-sent-events answer, whose writes are posted to the strand and waited for.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl& server, bool refuse)
+      : stream_(std::move(socket)), deadline_(stream_.get_executor()), server_(server), refuse_(refuse) {
+    beast::error_code ec;
+    auto peer = stream_.socket().remote_endpoint(ec).address();
+    if (peer.is_v6() && peer.to_v6().is_v4_mapped()) peer = asio::ip::make_address_v4(asio::ip::v4_mapped, peer.to_v6());
+    remote_ip_ = ec ? "" : peer.to_string();
+    stream_.socket().set_option(tcp::no_delay(true), ec);  // headers and body go out in separate writes
+    if (!refuse_) {
+      server_.open.fetch_add(1);
+      std::lock_guard<std::mutex> lock(server_.sessions_mu);
+      server_.sessions.insert(this);
     }
-    return httplib::Server::HandlerResponse::Unhandled;
+  }
+  ~Session() {
+    if (refuse_) return;
+    server_.open.fetch_sub(1);
+    std::lock_guard<std::mutex> lock(server_.sessions_mu);
+    server_.sessions.erase(this);
+  }
+
+  void start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->refuse_) {
+        HttpRequest request = self->partial_request();
+        self->reply_error(request, {503, "too_many_connections",
+                                    "the server has " + std::to_string(self->server_.options.max_connections) +
+                                        " connections open; retry shortly"});
+      } else {
+        self->read_header();
+      }
+    });
+  }
+
+  // stop(): a connection that is not being answered closes now.
+  void close_if_reading() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->reading_) self->stream_.socket().close();
+    });
+  }
+
+ private:
+  // The next request of a keep-alive connection: wait for its first byte (keep-alive deadline).
+  void wait_next() {
+    if (server_.stopping) return close();
+    if (buffer_.size() > 0) return read_header();  // pipelined
+    reading_ = true;
+    stream_.expires_after(seconds(server_.options.keepalive_timeout_s));
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) return self->close();
+      self->buffer_.commit(n);
+      self->read_header();
+    });
+  }
+
+  // The deadline of a read that may be answered (408): beast's own stream timeout would close
+  // the socket before the answer could be written, so this timer cancels the read instead.
+  void arm_deadline(double s) {
+    stream_.expires_never();
+    timed_out_ = false;
+    deadline_.expires_after(seconds(s));
+    deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;  // disarmed
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
+  }
+  // The error a deadline's cancellation shows up as, named for what it is.
+  beast::error_code disarm(beast::error_code ec) {
+    deadline_.cancel();
+    return timed_out_ && ec == asio::error::operation_aborted ? beast::error::timeout : ec;
+  }
+
+  void read_header() {
+    reading_ = true;
+    parser_.emplace();
+    parser_->header_limit(server_.options.max_header_bytes);
+    parser_->body_limit(boost::none);  // checked against Content-Length once the headers are in
+    arm_deadline(server_.options.header_timeout_s);
+    bhttp::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->on_header(self->disarm(ec));
+    });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) {
+      HttpRequest request = partial_request();
+      if (ec == beast::error::timeout) {
+        if (!parser_->got_some() && buffer_.size() == 0) return close();  // said nothing: just close
+        return reply_error(request, {408, "request_timeout",
+                                     "request headers not received within " +
+                                         format_seconds(server_.options.header_timeout_s) + " s"});
+      }
+      if (ec == bhttp::error::header_limit) {
+        return reply_error(request, {431, "headers_too_large",
+                                     "request line and headers over " +
+                                         std::to_string(server_.options.max_header_bytes) + " bytes"});
+      }
+      if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+        return reply_error(request, {400, "bad_request", "malformed request: " + ec.message()});
+      }
+      return close();  // the client went away
+    }
+    HttpRequest request = partial_request();
+    const auto length = parser_->content_length();
+    if (length && *length > server_.options.max_body_bytes) {
+      return reply_error(request, {413, "payload_too_large",
+                                   "request body over " + std::to_string(server_.options.max_body_bytes) + " bytes"});
+    }
+    parser_->body_limit(server_.options.max_body_bytes);
+    if (parser_->is_done()) return dispatch();
+    const auto& h = parser_->get();
+    if (beast::iequals(h[bhttp::field::expect], "100-continue")) {
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, h.version());
+      stream_.expires_after(seconds(server_.options.write_timeout_s));
+      return bhttp::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+        if (ec) return self->close();
+        self->read_body();
+      });
+    }
+    read_body();
+  }
+
+  void read_body() {
+    arm_deadline(server_.options.body_timeout_s);
+    bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      ec = self->disarm(ec);
+      if (!ec) return self->dispatch();
+      HttpRequest request = self->partial_request();
+      const auto& o = self->server_.options;
+      if (ec == beast::error::timeout) {
+        return self->reply_error(request, {408, "request_timeout",
+                                           "request body not received within " + format_seconds(o.body_timeout_s) + " s"});
+      }
+      if (ec == bhttp::error::body_limit) {
+        return self->reply_error(request, {413, "payload_too_large",
+                                           "request body over " + std::to_string(o.max_body_bytes) + " bytes"});
+      }
+      if (ec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
+          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+        return self->reply_error(request, {400, "bad_request", "malformed request body: " + ec.message()});
+      }
+      self->close();  // the client went away mid-body
+    });
+  }
+
+  // What is known of the request so far (the header section once it is parsed).
+  HttpRequest partial_request() {
+    HttpRequest r;
+    r.remote_ip = remote_ip_;
+    r.header = [](std::string_view) { return std::string(); };
+    r.client_gone = [] { return false; };
+    if (!parser_ || !parser_->is_header_done()) return r;
+    const Message& m = parser_->get();
+    r.method = std::string(m.method_string());
+    r.target = std::string(m.target());
+    const std::string_view target = m.target();
+    const size_t q = target.find('?');
+    r.path = url_decode(target.substr(0, q), false);
+    if (q != std::string_view::npos) r.query = parse_query(target.substr(q + 1));
+    auto fields = std::make_shared<bhttp::fields>(m.base());
+    r.header = [fields](std::string_view name) {
+      auto it = fields->find(beast::string_view(name.data(), name.size()));
+      return it == fields->end() ? std::string() : std::string(it->value());
+    };
+    return r;
+  }
+
+  // A complete request: to a worker, which runs the handler and hands the answer back.
+  void dispatch() {
+    reading_ = false;
+    stream_.expires_never();
+    HttpRequest request = partial_request();
+    Message message = parser_->release();
+    const bool keep_alive = message.keep_alive();
+    const std::string type(message[bhttp::field::content_type]);
+    if (type.size() >= 19 && beast::iequals(type.substr(0, 19), "multipart/form-data")) {
+      std::string why;
+      if (!parse_multipart(message.body(), type, &request.form, &request.files, &why)) {
+        return reply_error(request, {400, "bad_request", why});
+      }
+    } else {
+      request.body = std::move(message.body());
+    }
+    request.client_gone = [fd = stream_.socket().native_handle()] { return socket_closed(fd); };
+    auto work = asio::make_work_guard(server_.io);  // run() waits for the answer
+    asio::post(server_.workers, [self = shared_from_this(), request = std::move(request), keep_alive, work]() mutable {
+      HttpResponse response = self->server_.handler(request);
+      self->respond(std::move(response), request.method == "HEAD", keep_alive);
+    });
+  }
+
+  template <class Body>
+  void set_fields(bhttp::response<Body>& res, const HttpResponse& from) {
+    for (const auto& [k, v] : from.headers) res.insert(beast::string_view(k), beast::string_view(v));
+    if (from.status != 204 && from.status != 304) res.set(bhttp::field::content_type, from.content_type);
+  }
+
+  // On a worker thread. A complete body is written by the strand; a stream is produced here.
+  void respond(HttpResponse&& from, bool head, bool keep_alive) {
+    keep_alive = keep_alive && !server_.stopping;
+    if (from.stream) return respond_stream(std::move(from), keep_alive);
+    asio::post(stream_.get_executor(), [self = shared_from_this(), from = std::move(from), head, keep_alive]() mutable {
+      self->write(std::move(from), head, keep_alive);
+    });
+  }
+
+  void write(HttpResponse&& from, bool head, bool keep_alive) {
+    const unsigned version = 11;
+    auto finish = [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+      if (ec || !keep_alive) return self->close();
+      self->wait_next();
+    };
+    stream_.expires_after(seconds(server_.options.write_timeout_s));
+    const bool no_body = from.status == 204 || from.status == 304 || from.status < 200;
+    if (head || no_body) {
+      auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(static_cast<bhttp::status>(from.status), version);
+      set_fields(*res, from);
+      if (!no_body) res->content_length(from.body.size());
+      res->keep_alive(keep_alive);
+      return bhttp::async_write(stream_, *res, [res, finish](beast::error_code ec, size_t n) { finish(ec, n); });
+    }
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(from.status), version);
+    set_fields(*res, from);
+    res->body() = std::move(from.body);
+    res->keep_alive(keep_alive);
+    res->prepare_payload();
+    bhttp::async_write(stream_, *res, [res, finish](beast::error_code ec, size_t n) { finish(ec, n); });
+  }
+
+  // A write on the strand, waited for by the worker that produces a stream.
+  template <class Write>
+  bool write_and_wait(Write write) {
+    std::promise<beast::error_code> done;
+    auto result = done.get_future();
+    asio::post(stream_.get_executor(), [this, &write, &done] {
+      stream_.expires_after(seconds(server_.options.write_timeout_s));
+      write([&done](beast::error_code ec, size_t) { done.set_value(ec); });
+    });
+    return !result.get();
+  }
+
+  class Chunks final : public EventSink {
+   public:
+    explicit Chunks(Session& s) : s_(s) {}
+    bool write(std::string_view data) override {
+      if (!ok_ || data.empty()) return ok_;
+      ok_ = s_.write_and_wait([&](auto done) {
+        asio::async_write(s_.stream_, bhttp::make_chunk(asio::buffer(data.data(), data.size())), done);
+      });
+      return ok_;
+    }
+    bool ok_ = true;
+
+   private:
+    Session& s_;
+  };
+
+  void respond_stream(HttpResponse&& from, bool keep_alive) {
+    bhttp::response<bhttp::empty_body> res(static_cast<bhttp::status>(from.status), 11);
+    set_fields(res, from);
+    res.chunked(true);
+    res.keep_alive(keep_alive);
+    bhttp::response_serializer<bhttp::empty_body> serializer(res);
+    Chunks chunks(*this);
+    chunks.ok_ = write_and_wait([&](auto done) { bhttp::async_write_header(stream_, serializer, done); });
+    if (chunks.ok_) from.stream(chunks);
+    const bool ok = chunks.ok_ && write_and_wait([&](auto done) { asio::async_write(stream_, bhttp::make_chunk_last(), done); });
+    asio::post(stream_.get_executor(), [self = shared_from_this(), ok, keep_alive] {
+      if (ok && keep_alive) self->wait_next();
+      else self->close();
+    });
+  }
+
+  // The transport's own refusal: the service's JSON answer, then the connection closes (its
+  // request may not have been read to the end).
+  void reply_error(HttpRequest& request, const TransportError& error) {
+    reading_ = false;
+    HttpResponse from = server_.error_response(request, error);
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(from.status), 11);
+    set_fields(*res, from);
+    res->body() = std::move(from.body);
+    res->keep_alive(false);
+    res->prepare_payload();
+    stream_.expires_after(seconds(server_.options.write_timeout_s));
+    bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+      if (ec) return self->close();
+      self->linger();
+    });
+  }
+
+  // After an answer to a request whose body was not read: stop sending, and read what the client
+  // still sends for a moment, so that closing does not reset the connection before the client
+  // has read the answer.
+  void linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(buffer_.prepare(16384), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->close();
+      self->linger();
+    });
+  }
+
+  void close() {
+    reading_ = false;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  asio::steady_timer deadline_;
+  bool timed_out_ = false;
+  HttpServer::Impl& server_;
+  const bool refuse_;
+  std::string remote_ip_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bool reading_ = false;  // waiting for or reading a request (stop() closes it)
+};
+
+void HttpServer::Impl::accept() {
+  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (!acceptor.is_open()) return;  // stopped
+      // out of descriptors or the like: try again shortly rather than spin
+      auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(50));
+      return timer->async_wait([this, timer](beast::error_code) { accept(); });
+    }
+    const bool refuse = open.load() >= options.max_connections;
+    std::make_shared<Session>(std::move(socket), *this, refuse)->start();
+    accept();
   });
-  // cpp-httplib answers oversize bodies itself, with an empty body: give them ours. The error
-  // handler also sees every error our handler returned (always with a body, e.g. a 413
-  // image_too_large): those stay as they are.
-  m.server.set_error_handler(httplib::Server::HandlerWithResponse(
-      [this](const httplib::Request& req, httplib::Response& res) {
-        if (res.status == 413 && res.body.empty() && impl_->options.on_payload_too_large) {
-          HttpRequest request = convert(req);
-          apply(impl_->options.on_payload_too_large(request), res);
-          return httplib::Server::HandlerResponse::Handled;
-        }
-        return httplib::Server::HandlerResponse::Unhandled;
-      }));
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::HttpServer(HttpServerOptions options, Handler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+
+HttpServer::~HttpServer() {
+  stop();
+  impl_->workers.join();
+}
 
 bool HttpServer::bind(std::string* error) {
   Impl& m = *impl_;
-  if (m.options.port == 0) {
-    m.port = m.server.bind_to_any_port(m.options.host);
-  } else {
-    m.port = m.server.bind_to_port(m.options.host, m.options.port) ? m.options.port : -1;
+  beast::error_code ec;
+  tcp::resolver resolver(m.io);
+  auto results = resolver.resolve(m.options.host, std::to_string(m.options.port),
+                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (!ec && results.empty()) ec = asio::error::host_not_found;
+  if (!ec) {
+    const tcp::endpoint endpoint = *results.begin();
+    m.acceptor.open(endpoint.protocol(), ec);
+    if (!ec) m.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) m.acceptor.bind(endpoint, ec);
+    if (!ec) m.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   }
-  if (m.port < 0 && error) {
-    *error = "cannot listen on " + m.options.host + ":" + std::to_string(m.options.port) + ": " + std::strerror(errno);
+  if (ec) {
+    if (m.acceptor.is_open()) m.acceptor.close();
+    if (error) *error = "cannot listen on " + m.options.host + ":" + std::to_string(m.options.port) + ": " + ec.message();
+    return false;
   }
-  return m.port >= 0;
+  return true;
 }
 
-int HttpServer::bound_port() const { return impl_->port; }
+int HttpServer::bound_port() const {
+  beast::error_code ec;
+  const auto endpoint = impl_->acceptor.local_endpoint(ec);
+  return ec ? -1 : endpoint.port();
+}
 
-void HttpServer::run() { impl_->server.listen_after_bind(); }
+int HttpServer::open_connections() const { return impl_->open.load(); }
+
+void HttpServer::run() {
+  Impl& m = *impl_;
+  if (!m.acceptor.is_open() || m.stopping) return;
+  m.accept();
+  std::vector<std::thread> threads;
+  for (int i = 1; i < std::max(1, m.options.io_threads); ++i) threads.emplace_back([&m] { m.io.run(); });
+  m.io.run();
+  for (auto& t : threads) t.join();
+  m.workers.join();
+}
 
 void HttpServer::stop() {
-  if (impl_->server.is_running()) impl_->server.stop();
+  Impl& m = *impl_;
+  if (m.stopping.exchange(true)) return;
+  asio::post(m.io, [&m] {
+    beast::error_code ec;
+    m.acceptor.close(ec);
+    std::lock_guard<std::mutex> lock(m.sessions_mu);
+    for (Session* s : m.sessions) {
+      // a session being destroyed is still listed until its destructor takes the lock
+      if (auto alive = s->weak_from_this().lock()) alive->close_if_reading();
+    }
+  });
 }
 
 std::optional<int> http_get_status(const std::string& host, int port, const std::string& path,

@@ -1,13 +1,19 @@
-// The HTTP transport: the only place that includes cpp-httplib (hidden behind Impl).
+// The HTTP transport: the only place that knows Boost.Beast (the server) and cpp-httplib (the
+// client calls at the bottom), both hidden behind Impl.
 //
-// Handlers see plain structs. One handler receives every request (the service's router); it
-// runs on one of the server's worker threads and may block (it waits for inference). A
-// response is either a complete body, or a stream (server-sent events) written after the
-// headers.
+// Event-driven: a few I/O threads (epoll, through Boost.Asio) read every connection's request
+// with deadlines -- the header section from the first byte (or from the connection, for a new
+// one), the body from the end of the headers, the next request of a keep-alive connection -- so
+// a slow or idle client costs a socket and a few kilobytes, never a thread. Only a complete
+// request goes to the worker threads, where the one handler (the service's router) runs and may
+// block (it waits for inference). A response is either a complete body, or a stream (server-sent
+// events) written after the headers. Errors the transport finds itself (malformed or oversize
+// requests, deadlines, too many connections) go through on_error, so they get the service's JSON
+// body, request id, log line and metrics like every other answer.
 //
-// Thread-safety: handle() is called concurrently from the worker threads. stop() may be called
-// from any thread; run() returns after the listening socket is closed and in-flight requests
-// have finished.
+// Thread-safety: the handler is called concurrently from the worker threads, on_error from the
+// I/O and worker threads. stop() may be called from any thread; run() returns after the listening
+// socket is closed and in-flight requests have finished.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +43,8 @@ struct HttpRequest {
   std::map<std::string, FilePart> files;     // multipart file parts by field name
   std::string body;                          // raw body (empty for multipart)
   std::string remote_ip;
-  // Header lookup, case-insensitive; "" when absent.
+  // Header lookup, case-insensitive; "" when absent. It shares the transport's copy of the
+  // headers, so it stays valid when the request is copied or outlives the handler.
   std::function<std::string(std::string_view)> header;
   // True once the client has closed its connection (polls the socket; cheap).
   std::function<bool()> client_gone;
@@ -65,15 +72,29 @@ struct HttpResponse {
 
 using Handler = std::function<HttpResponse(HttpRequest&)>;
 
+// A request the transport answers itself: status, SPEC §3 code and message.
+struct TransportError {
+  int status = 400;
+  std::string code;
+  std::string message;
+};
+
 struct HttpServerOptions {
   std::string host = "0.0.0.0";
   int port = 8080;                       // 0: any free port (see bound_port())
-  int threads = 32;                      // worker threads (connections served at once)
+  int threads = 32;                      // worker threads: requests handled at once
+  int io_threads = 2;                    // threads reading and writing sockets
   uint64_t max_body_bytes = 25u << 20;   // larger bodies get 413 before the handler runs
-  int read_timeout_s = 30;
-  int write_timeout_s = 60;
-  // Called for a request whose body is over max_body_bytes (the handler is not called).
-  std::function<HttpResponse(HttpRequest&)> on_payload_too_large;
+  uint32_t max_header_bytes = 64u << 10; // request line and headers; more get 431
+  int max_connections = 1024;            // open at once; more are answered 503 and closed at once
+  double header_timeout_s = 10;          // a request's line and headers must arrive within this
+  double body_timeout_s = 60;            // its body within this after the headers
+  double keepalive_timeout_s = 30;       // an idle keep-alive connection is closed after this
+  double write_timeout_s = 60;           // each write of a response must finish within this
+  // Builds the answer to a request the transport refuses (the handler is not called). The request
+  // has what was read of it: at least remote_ip; method, path and headers once they were parsed.
+  // Without it, a bare JSON error.
+  std::function<HttpResponse(HttpRequest&, const TransportError&)> on_error;
 };
 
 class HttpServer {
@@ -88,10 +109,14 @@ class HttpServer {
   int bound_port() const;
   // Serves until stop(); returns after in-flight requests finish.
   void run();
+  // Stops accepting, closes connections that are waiting for or reading a request, and lets the
+  // requests being handled finish (their connections close after the answer).
   void stop();
+  int open_connections() const;
 
  private:
   struct Impl;
+  friend class Session;  // one connection, in http_server.cpp
   std::unique_ptr<Impl> impl_;
 };
 

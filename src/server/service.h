@@ -50,8 +50,9 @@ class Service {
   ~Service();
 
   HttpResponse handle(HttpRequest& request);
-  // For oversize bodies, which the transport refuses before any handler runs.
-  HttpResponse payload_too_large(HttpRequest& request);
+  // For requests the transport refuses before any handler runs (oversize, malformed, too slow,
+  // too many connections): SPEC §3's JSON, a request id, a log line and the metrics.
+  HttpResponse transport_error(HttpRequest& request, const TransportError& error);
 
   // Called by the engine's status listener: logs the change and updates the gauges.
   void on_model_status(ModelStatus status, double duration_ms, const std::string& detail);
