@@ -2,6 +2,7 @@
 // CUTOUT_* environment variable; flag > environment > default), starts the service, and waits
 // for SIGTERM/SIGINT to drain it.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -61,6 +62,23 @@ std::unique_ptr<server::ShareStore> open_configured_share_store(ServeConfig& con
   }
 }
 
+// Every connection is a descriptor: raise the soft limit to the hard one (as nginx's
+// worker_rlimit_nofile would), and say so when even that is short of --max-connections.
+void raise_file_limit(const server::ServeConfig& config, server::Logger& logger) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  const rlim_t needed = static_cast<rlim_t>(config.max_connections) + 256;  // models, stores, logs
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    logger.warning("the open-file limit is below --max-connections",
+                   {{"open_files", static_cast<double>(limit.rlim_cur)}, {"max_connections", config.max_connections}});
+  }
+}
+
 int run_serve(ServeConfig config, const CLI::App& cmd) {
   apply_cloud_run_port(config, cmd);
   std::unique_ptr<server::ShareStore> share = open_configured_share_store(config);
@@ -98,6 +116,7 @@ int run_serve(ServeConfig config, const CLI::App& cmd) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   server::Logger logger(stdout, level);
+  raise_file_limit(config, logger);
   server::MetricsRegistry metrics;
   std::unique_ptr<server::Service> service;
   server::Engine engine(engine_options, [&](server::ModelStatus s, double ms, const std::string& detail) {

@@ -30,8 +30,9 @@ HEADER_S, BODY_S, IDLE_S = 12, 12, 6  # the deadlines the server is started with
 MAX_CONNECTIONS = 700
 
 
-def start_server(cutout, data_dir, baseline):
-    args = [cutout, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", data_dir]
+def start_server(cutout, data_dir, baseline, extra=()):
+    """`cutout serve` on a free port, its log in data_dir/server.log; (process, port)."""
+    args = [cutout, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", data_dir, *extra]
     if not baseline:
         args += ["--header-timeout-s", str(HEADER_S), "--body-timeout-s", str(BODY_S),
                  "--keepalive-timeout-s", str(IDLE_S), "--max-connections", str(MAX_CONNECTIONS)]
