@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all setup build test test-unit test-model test-e2e test-browser test-container run bench bench-server bench-threads contact-sheet screenshots clean
+.PHONY: all setup build test test-unit test-model test-e2e test-browser test-container test-asan test-tsan soak run bench bench-server bench-threads contact-sheet screenshots clean
 
 all: build
 
@@ -30,6 +30,21 @@ test-e2e: build
 
 test-browser: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L browser
+
+# The unit and e2e tests under AddressSanitizer + UBSan, or ThreadSanitizer, each in its own
+# build folder (build-asan, build-tsan; scripts/test_sanitizers.sh).
+test-asan: setup
+	@scripts/test_sanitizers.sh asan
+
+test-tsan: setup
+	@scripts/test_sanitizers.sh tsan
+
+# Mixed traffic, bad inputs, disconnects and slow clients against one server for SOAK_MINUTES
+# (default 30): statuses, RSS, descriptors, threads, p50/p99 (bench/soak.py; not in make test).
+SOAK_MINUTES ?= 30
+soak: build
+	@/usr/bin/python3 bench/soak.py --cutout $(BUILD_DIR)/cutout --image ../shared/eval/grabcut/images/person1.jpg \
+	  --minutes $(SOAK_MINUTES) --out $(BUILD_DIR)/soak.json --plot $(BUILD_DIR)/soak.svg
 
 # deploy/Dockerfile built and run for real (minutes; not part of `make test`): base images made
 # from Debian's packages, buildah, then /readyz, one process request and a SIGTERM drain.
