@@ -317,6 +317,28 @@ TEST(DecodeErrors, DamagedBmpsOfEveryVariantNeverCrash) {
   }
 }
 
+// Found by fuzz/decode_png_fuzz.cpp: libpng takes a chunk longer than its 8 MB chunk limit for a
+// benign error and then allocates the declared length (here 1.3 GB, for a file of a few hundred
+// bytes). The decoder refuses the chunk on its length, with libpng's text, before the allocation;
+// it used to fail only later, when the file ran out ("truncated file").
+TEST(DecodeErrors, PngChunkOverLibpngsLimitIsRefusedBeforeItIsAllocated) {
+  const Bytes png = encode(".png", make_test_rgb(6, 4));
+  Bytes chunk;
+  put_u32_be(chunk, 0x50000000);  // the length claimed; only two bytes follow
+  put_text(chunk, "eXIf");
+  put_text(chunk, "MM");
+  Bytes bomb(png.begin(), png.begin() + 33);  // signature and IHDR
+  bomb.insert(bomb.end(), chunk.begin(), chunk.end());
+  bomb.insert(bomb.end(), png.begin() + 33, png.end());
+  try {
+    decode_image(bomb);
+    ADD_FAILURE() << "decoded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUndecodable);
+    EXPECT_NE(std::string(e.what()).find("chunk data is too large"), std::string::npos) << e.what();
+  }
+}
+
 // --- Pixel limits ---------------------------------------------------------------------------
 
 // Header-only files that claim huge images; decoding must stop at the header.

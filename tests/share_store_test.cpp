@@ -78,6 +78,21 @@ TEST(ShareRecord, RoundTripsAndRefusesCutOrForeignBytes) {
   EXPECT_FALSE(share_record_expiry("cutout-share 1\n{\"expires_at\": \"soon\"}\n"));
 }
 
+// Found by fuzz/share_record_fuzz.cpp: JSON reads an integer too long for 64 bits as a double, and
+// converting that to int64_t was undefined behaviour (UBSan; INT64_MIN on x86, so the record was
+// served). encode_share_record writes integers; a size or expiry of any other type is not a record.
+TEST(ShareRecord, NonIntegerSizesAndExpiriesAreNotRecords) {
+  const std::string head = R"(cutout-share 1
+{"content_type":"image/png","token_sha256":"a","data_sha256":"b",)";
+  for (const std::string fields :
+       {R"("expires_at":1760973001557331124190981,"size":4)", R"("expires_at":1e300,"size":4)",
+        R"("expires_at":1900000000.5,"size":4)", R"("expires_at":1900000000,"size":4.0)",
+        R"("expires_at":1900000000,"size":-4)", R"("expires_at":"1900000000","size":4)"}) {
+    EXPECT_FALSE(decode_share_record(head + fields + "}\ntest")) << fields;
+  }
+  EXPECT_TRUE(decode_share_record(head + R"("expires_at":1900000000,"size":4})" + "\ntest"));
+}
+
 TEST(FileShareStore, PutGetRemoveAndStats) {
   testing::TempDir tmp;
   auto store = open_share_store("file:" + (tmp.path() / "shares").string());

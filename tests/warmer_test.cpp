@@ -86,6 +86,25 @@ TEST(Traffic, ServiceLogsAndCloudLoggingExports) {
   EXPECT_TRUE(parse_traffic("time,requests\n").arrivals.empty());
 }
 
+// Found by fuzz/warmer_logs_fuzz.cpp: an endpoint that is not a string threw json's type_error out
+// of the parser, which promises Error(kInvalidArgument). Such an entry is not a process request.
+TEST(Traffic, EntriesWhoseEndpointIsNotAStringAreSkipped) {
+  const std::string lines = R"({"time":"2026-11-02T00:00:10Z","endpoint":{"latency":"1.5s"}})"
+                            "\n"
+                            R"({"time":"2026-11-02T00:00:11Z","endpoint":7})"
+                            "\n"
+                            R"({"time":"2026-11-02T00:00:12Z","endpoint":"/api/v2/process"})"
+                            "\n";
+  Traffic t;
+  ASSERT_NO_THROW(t = parse_request_logs(lines));
+  ASSERT_EQ(t.arrivals.size(), 1u);
+  EXPECT_DOUBLE_EQ(t.arrivals[0], kMonday + 12);
+  ASSERT_NO_THROW(
+      t = parse_request_logs(
+          R"([{"jsonPayload":{"endpoint":["/api/v2/process"]},"timestamp":"2026-11-02T00:00:12Z"}])"));
+  EXPECT_TRUE(t.arrivals.empty());
+}
+
 TEST(Traffic, Durations) {
   EXPECT_EQ(parse_duration_s("300"), 300);
   EXPECT_EQ(parse_duration_s("5m"), 300);

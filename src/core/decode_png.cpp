@@ -10,6 +10,7 @@
 // decoder reads up to IEND (png_read_end), so a file cut anywhere before IEND is rejected.
 // libpng warnings and "benign errors" are ignored; with libpng's defaults they include an
 // ancillary chunk with a bad CRC, which is dropped (its metadata, e.g. eXIf, is then not used).
+// The exception is a chunk longer than libpng's 8 MB chunk limit, an error (see on_warning).
 //
 // setjmp/longjmp: as in decode_jpeg.cpp, all state that survives the jump is in a PngDecoder
 // owned by the caller of run_decoder(); callbacks copy messages into a fixed char array so that
@@ -52,7 +53,12 @@ void on_error(png_structp png, png_const_charp message) {
   png_longjmp(png, 1);
 }
 
-void on_warning(png_structp, png_const_charp) {}
+void on_warning(png_structp png, png_const_charp message) {
+  // libpng (1.6.39) reports a chunk longer than its chunk limit (png_set_chunk_malloc_max, 8 MB) only
+  // as a benign error, i.e. a warning, and then allocates the declared length anyway: a 100-byte
+  // file could make it allocate 2 GB for an eXIf chunk. Such a chunk is a broken file.
+  if (std::strstr(message, "chunk data is too large") != nullptr) png_error(png, message);
+}
 
 void on_read(png_structp png, png_bytep out, size_t count) {
   auto* d = static_cast<PngDecoder*>(png_get_io_ptr(png));

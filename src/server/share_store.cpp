@@ -95,6 +95,11 @@ std::optional<ShareObject> decode_share_record(std::string_view record) {
   if (!header.is_object()) return std::nullopt;
   record.remove_prefix(nl + 1);
   try {
+    // Integers only (as encode_share_record writes them): get<>() of a float beyond the integer's
+    // range, e.g. an integer too long for 64 bits, which JSON parses as a double, is undefined.
+    if (!header.at("size").is_number_unsigned() || !header.at("expires_at").is_number_integer()) {
+      return std::nullopt;
+    }
     if (header.at("size").get<uint64_t>() != record.size()) return std::nullopt;  // cut short
     ShareObject o;
     o.content_type = header.at("content_type").get<std::string>();

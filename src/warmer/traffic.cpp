@@ -122,7 +122,10 @@ void add_log_entry(const nlohmann::json& entry, const std::string& where, std::v
   if (!entry.is_object()) bad(where, "a log entry must be a JSON object");
   const bool exported = entry.contains("jsonPayload");
   const nlohmann::json& payload = exported ? entry["jsonPayload"] : entry;
-  if (!payload.is_object() || payload.value("endpoint", "") != "/api/v2/process") return;
+  // Not value("endpoint", ""): it throws json's type_error when the endpoint is not a string.
+  if (!payload.is_object() || !payload.contains("endpoint") || payload["endpoint"] != "/api/v2/process") {
+    return;
+  }
   const char* time_key = exported ? "timestamp" : "time";
   if (!entry.contains(time_key) || !entry[time_key].is_string())
     bad(where, std::string("no \"") + time_key + "\"");
