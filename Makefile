@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all setup build test test-unit test-model test-e2e test-browser test-container test-asan test-tsan soak run bench bench-server bench-threads contact-sheet screenshots clean
+.PHONY: all setup build test test-unit test-model test-e2e test-browser test-container test-asan test-tsan soak run bench bench-server bench-threads contact-sheet screenshots fuzz fuzz-smoke clean
 
 all: build
 
@@ -45,6 +45,16 @@ SOAK_MINUTES ?= 30
 soak: build
 	@/usr/bin/python3 bench/soak.py --cutout $(BUILD_DIR)/cutout --image ../shared/eval/grabcut/images/person1.jpg \
 	  --minutes $(SOAK_MINUTES) --out $(BUILD_DIR)/soak.json --plot $(BUILD_DIR)/soak.svg
+
+# The libFuzzer targets of fuzz/ (clang 14, ASan + UBSan, built into build-fuzz/), one after the
+# other, each for $(FUZZ_SECONDS) s; a summary table, and a non-zero exit when one found something.
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	@scripts/fuzz.sh --seconds $(FUZZ_SECONDS)
+
+# The same at 30 s a target: every target builds, runs and finds nothing quickly.
+fuzz-smoke: setup
+	@scripts/fuzz.sh --seconds 30
 
 # deploy/Dockerfile built and run for real (minutes; not part of `make test`): base images made
 # from Debian's packages, buildah, then /readyz, one process request and a SIGTERM drain.
