@@ -22,6 +22,19 @@ void drop_kubernetes_service_link_port() {
 
 }  // namespace
 
+// Sanitizer builds (make test-asan, make test-tsan): what the sanitizers cannot see into, built in,
+// so that every run of the binary gets it, also those the tests start with a clean environment.
+// ONNX Runtime is prebuilt: its process-lifetime singletons look like leaks, and its thread pool
+// synchronises in code ThreadSanitizer does not instrument (tests/sanitizers/*.supp are the same).
+#if defined(__SANITIZE_ADDRESS__)
+extern "C" const char* __lsan_default_suppressions() { return "leak:libonnxruntime.so\n"; }
+#endif
+#if defined(__SANITIZE_THREAD__)
+extern "C" const char* __tsan_default_suppressions() {
+  return "called_from_lib:libonnxruntime.so\nrace:libonnxruntime.so\n";
+}
+#endif
+
 int main(int argc, char** argv) {
   drop_kubernetes_service_link_port();
   cutout::cli::reexec_with_huge_page_malloc(argv);
