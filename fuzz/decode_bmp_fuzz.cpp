@@ -4,22 +4,10 @@
 // Limits: fuzz::kMaxPixels (2^16) pixels.
 // Expected outcomes: a picture meeting decode_internal.h's invariants, or Error kUndecodable /
 // kImageTooLarge; anything else (crash, sanitizer report, other exception) is a finding.
-#include <span>
-
-#include "core/decode_internal.h"
-#include "core/error.h"
-#include "core/image_io.h"
 #include "fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::span<const uint8_t> bytes(data, size);
-  if (cutout::sniff_format(bytes) != cutout::ImageFormat::kBmp) return -1;
-  try {
-    const cutout::detail::RawImage raw = cutout::detail::decode_bmp(bytes, cutout::fuzz::kMaxPixels);
-    cutout::fuzz::check_pixels(raw.pixels, cutout::fuzz::kMaxPixels);
-    FUZZ_CHECK(raw.orientation >= 1 && raw.orientation <= 8);
-  } catch (const cutout::Error& e) {
-    FUZZ_CHECK(e.code() == cutout::ErrorCode::kUndecodable || e.code() == cutout::ErrorCode::kImageTooLarge);
-  }
-  return 0;
+  return cutout::fuzz::decode_one(data, size, cutout::ImageFormat::kBmp, [](std::span<const uint8_t> bytes) {
+    return cutout::detail::decode_bmp(bytes, cutout::fuzz::kMaxPixels);
+  });
 }

@@ -12,9 +12,6 @@
 
 #include <zlib.h>
 
-#include "core/decode_internal.h"
-#include "core/error.h"
-#include "core/image_io.h"
 #include "fuzz_check.h"
 
 namespace {
@@ -35,15 +32,7 @@ std::vector<uint8_t> with_chunk_crcs_fixed(std::span<const uint8_t> bytes) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::span<const uint8_t> bytes(data, size);
-  if (cutout::sniff_format(bytes) != cutout::ImageFormat::kPng) return -1;
-  const std::vector<uint8_t> png = with_chunk_crcs_fixed(bytes);
-  try {
-    const cutout::detail::RawImage raw = cutout::detail::decode_png(png, cutout::fuzz::kMaxPixels);
-    cutout::fuzz::check_pixels(raw.pixels, cutout::fuzz::kMaxPixels);
-    FUZZ_CHECK(raw.orientation >= 1 && raw.orientation <= 8);
-  } catch (const cutout::Error& e) {
-    FUZZ_CHECK(e.code() == cutout::ErrorCode::kUndecodable || e.code() == cutout::ErrorCode::kImageTooLarge);
-  }
-  return 0;
+  return cutout::fuzz::decode_one(data, size, cutout::ImageFormat::kPng, [](std::span<const uint8_t> bytes) {
+    return cutout::detail::decode_png(with_chunk_crcs_fixed(bytes), cutout::fuzz::kMaxPixels);
+  });
 }

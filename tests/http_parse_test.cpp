@@ -40,9 +40,10 @@ std::string part(const std::string& headers, const std::string& content) {
 
 TEST(ParseMultipart, FilesAndFields) {
   const std::string body = "preamble\r\n" +
-                           part("Content-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n"
-                                "Content-Type: image/jpeg",
-                                std::string("\xff\xd8\r\n--not the boundary\x00", 22)) +
+                           part(
+                               "Content-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n"
+                               "Content-Type: image/jpeg",
+                               std::string("\xff\xd8\r\n--not the boundary\x00", 22)) +
                            part("content-disposition: form-data; name=\"effects\"", "color,bw") +
                            part("Content-Disposition: form-data; name=\"empty\"", "") + "--B--\r\n";
   std::map<std::string, std::string> form;
@@ -63,14 +64,16 @@ TEST(ParseMultipart, MalformedBodiesSayWhy) {
   std::string error;
   EXPECT_FALSE(parse_multipart("x", "multipart/form-data", &form, &files, &error));
   EXPECT_NE(error.find("boundary"), std::string::npos);
-  EXPECT_FALSE(parse_multipart("no delimiter here", "multipart/form-data; boundary=B", &form, &files, &error));
+  EXPECT_FALSE(
+      parse_multipart("no delimiter here", "multipart/form-data; boundary=B", &form, &files, &error));
   EXPECT_NE(error.find("opening"), std::string::npos);
   EXPECT_FALSE(parse_multipart("--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated",
                                "multipart/form-data; boundary=B", &form, &files, &error));
   EXPECT_NE(error.find("closing"), std::string::npos);
-  EXPECT_FALSE(parse_multipart("--B\r\nno blank line", "multipart/form-data; boundary=B", &form, &files, &error));
-  EXPECT_FALSE(parse_multipart(part("Content-Type: text/plain", "x") + "--B--", "multipart/form-data; boundary=B",
-                               &form, &files, &error));
+  EXPECT_FALSE(
+      parse_multipart("--B\r\nno blank line", "multipart/form-data; boundary=B", &form, &files, &error));
+  EXPECT_FALSE(parse_multipart(part("Content-Type: text/plain", "x") + "--B--",
+                               "multipart/form-data; boundary=B", &form, &files, &error));
   EXPECT_NE(error.find("name"), std::string::npos);
 }
 

@@ -74,8 +74,9 @@ void raise_file_limit(const server::ServeConfig& config, server::Logger& logger)
   }
   const rlim_t needed = static_cast<rlim_t>(config.max_connections) + 256;  // models, stores, logs
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
-    logger.warning("the open-file limit is below --max-connections",
-                   {{"open_files", static_cast<double>(limit.rlim_cur)}, {"max_connections", config.max_connections}});
+    logger.warning(
+        "the open-file limit is below --max-connections",
+        {{"open_files", static_cast<double>(limit.rlim_cur)}, {"max_connections", config.max_connections}});
   }
 }
 
@@ -144,7 +145,9 @@ int run_serve(ServeConfig config, const CLI::App& cmd) {
   http.header_timeout_s = config.header_timeout_s;
   http.body_timeout_s = config.body_timeout_s;
   http.keepalive_timeout_s = config.keepalive_timeout_s;
-  http.on_error = [&](server::HttpRequest& r, const server::TransportError& e) { return service->transport_error(r, e); };
+  http.on_error = [&](server::HttpRequest& r, const server::TransportError& e) {
+    return service->transport_error(r, e);
+  };
   server::HttpServer http_server(http, [&](server::HttpRequest& r) { return service->handle(r); });
   metrics.gauge_callback("cutout_http_connections", "Client connections open",
                          [&http_server] { return static_cast<double>(http_server.open_connections()); });
@@ -221,17 +224,31 @@ void add_serve_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--drain-timeout-ms", c.drain_timeout_ms, "SIGTERM: time allowed to finish in-flight work")
       ->envname("CUTOUT_DRAIN_TIMEOUT_MS")->check(CLI::Range(0, 600'000))->capture_default_str();
   cmd->add_option("--http-threads", c.http_threads, "requests handled at once (slow clients hold none)")
-      ->envname("CUTOUT_HTTP_THREADS")->check(CLI::Range(2, 4096))->capture_default_str();
+      ->envname("CUTOUT_HTTP_THREADS")
+      ->check(CLI::Range(2, 4096))
+      ->capture_default_str();
   cmd->add_option("--max-connections", c.max_connections, "client connections open at once; more get 503")
-      ->envname("CUTOUT_MAX_CONNECTIONS")->check(CLI::Range(1, 1'000'000))->capture_default_str();
+      ->envname("CUTOUT_MAX_CONNECTIONS")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
   cmd->add_option("--max-header-bytes", c.max_header_bytes, "request line and headers; more get 431")
-      ->envname("CUTOUT_MAX_HEADER_BYTES")->check(CLI::Range(1024u, 16u << 20))->capture_default_str();
-  cmd->add_option("--header-timeout-s", c.header_timeout_s, "a request's headers must arrive within this (408)")
-      ->envname("CUTOUT_HEADER_TIMEOUT_S")->check(CLI::Range(0.1, 3600.0))->capture_default_str();
+      ->envname("CUTOUT_MAX_HEADER_BYTES")
+      ->check(CLI::Range(1024u, 16u << 20))
+      ->capture_default_str();
+  cmd->add_option("--header-timeout-s", c.header_timeout_s,
+                  "a request's headers must arrive within this (408)")
+      ->envname("CUTOUT_HEADER_TIMEOUT_S")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
   cmd->add_option("--body-timeout-s", c.body_timeout_s, "its body within this after the headers (408)")
-      ->envname("CUTOUT_BODY_TIMEOUT_S")->check(CLI::Range(0.1, 3600.0))->capture_default_str();
-  cmd->add_option("--keepalive-timeout-s", c.keepalive_timeout_s, "idle keep-alive connections close after this")
-      ->envname("CUTOUT_KEEPALIVE_TIMEOUT_S")->check(CLI::Range(0.1, 3600.0))->capture_default_str();
+      ->envname("CUTOUT_BODY_TIMEOUT_S")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--keepalive-timeout-s", c.keepalive_timeout_s,
+                  "idle keep-alive connections close after this")
+      ->envname("CUTOUT_KEEPALIVE_TIMEOUT_S")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
   cmd->add_option("--ort-spin-us", c.ort_spin_us, "microseconds idle inference threads spin before sleeping")
       ->envname("CUTOUT_ORT_SPIN_US")->check(CLI::Range(0, 100'000))->capture_default_str();
   cmd->add_option("--api-key", c.api_key, "require this key on /api/* (Authorization: Bearer KEY)")

@@ -25,13 +25,17 @@ void drop_kubernetes_service_link_port() {
 // Sanitizer builds (make test-asan, make test-tsan): what the sanitizers cannot see into, built in,
 // so that every run of the binary gets it, also those the tests start with a clean environment.
 // ONNX Runtime is prebuilt: its process-lifetime singletons look like leaks, and its thread pool
-// synchronises in code ThreadSanitizer does not instrument (tests/sanitizers/*.supp are the same).
+// synchronises in code ThreadSanitizer does not instrument, as does TBB under OpenCV's
+// parallel_for_ (tests/sanitizers/*.supp say the same, with the reasons).
 #if defined(__SANITIZE_ADDRESS__)
-extern "C" const char* __lsan_default_suppressions() { return "leak:libonnxruntime.so\n"; }
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libonnxruntime.so\n";
+}
 #endif
 #if defined(__SANITIZE_THREAD__)
 extern "C" const char* __tsan_default_suppressions() {
-  return "called_from_lib:libonnxruntime.so\nrace:libonnxruntime.so\n";
+  return "called_from_lib:libonnxruntime.so\nrace:libonnxruntime.so\n"
+         "race:ParallelLoopBodyLambdaWrapper\nrace:libtbb.so\nrace:libopencv_core.so\n";
 }
 #endif
 

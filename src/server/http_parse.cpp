@@ -15,7 +15,8 @@ int hex_value(char c) {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
   }
   return true;
 }
@@ -27,7 +28,8 @@ std::string_view trim(std::string_view s) {
 }
 
 // The part's headers (between its delimiter line and the blank line) into name, filename, type.
-bool parse_part_headers(std::string_view headers, std::string* name, std::string* filename, std::string* type) {
+bool parse_part_headers(std::string_view headers, std::string* name, std::string* filename,
+                        std::string* type) {
   bool disposition = false;
   while (!headers.empty()) {
     const size_t eol = headers.find("\r\n");
@@ -109,8 +111,9 @@ std::string header_parameter(std::string_view value, std::string_view name) {
   return "";
 }
 
-bool parse_multipart(std::string_view body, std::string_view content_type, std::map<std::string, std::string>* form,
-                     std::map<std::string, FilePart>* files, std::string* error) {
+bool parse_multipart(std::string_view body, std::string_view content_type,
+                     std::map<std::string, std::string>* form, std::map<std::string, FilePart>* files,
+                     std::string* error) {
   const std::string boundary = header_parameter(content_type, "boundary");
   if (boundary.empty() || boundary.size() > 200) {
     *error = "multipart body without a boundary in its Content-Type";
@@ -138,13 +141,15 @@ bool parse_multipart(std::string_view body, std::string_view content_type, std::
     const size_t content_end = body.find(next, headers_end + 2);
     if (content_end == std::string_view::npos) break;
     std::string name, filename, type;
-    if (!parse_part_headers(body.substr(line_end + 2, headers_end + 2 - (line_end + 2)), &name, &filename, &type)) {
+    if (!parse_part_headers(body.substr(line_end + 2, headers_end + 2 - (line_end + 2)), &name, &filename,
+                            &type)) {
       *error = "multipart part without a Content-Disposition name";
       return false;
     }
     // an empty part may share its blank line's CRLF with the next delimiter
-    const std::string_view content =
-        content_end <= content_start ? std::string_view() : body.substr(content_start, content_end - content_start);
+    const std::string_view content = content_end <= content_start
+                                         ? std::string_view()
+                                         : body.substr(content_start, content_end - content_start);
     if (filename.empty() && type.empty()) {  // as cpp-httplib split them before
       (*form)[name] = std::string(content);
       files->erase(name);

@@ -26,7 +26,8 @@ std::string header_parameter(std::string_view value, std::string_view name);
 // any other a form field; a repeated name keeps the last part. False with the reason in *error
 // when the body is malformed (no boundary in the type, no opening or closing delimiter, a part
 // without a name or without its blank line).
-bool parse_multipart(std::string_view body, std::string_view content_type, std::map<std::string, std::string>* form,
-                     std::map<std::string, FilePart>* files, std::string* error);
+bool parse_multipart(std::string_view body, std::string_view content_type,
+                     std::map<std::string, std::string>* form, std::map<std::string, FilePart>* files,
+                     std::string* error);
 
 }  // namespace cutout::server

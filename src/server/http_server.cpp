@@ -14,10 +14,10 @@
 #include <set>
 #include <thread>
 
+#include <httplib.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <httplib.h>
 
 #include "server/http_parse.h"
 
@@ -85,7 +85,9 @@ struct HttpServer::Impl {
   std::set<Session*> sessions;  // for stop(): each unregisters in its destructor
 
   Impl(HttpServerOptions o, Handler h)
-      : options(std::move(o)), handler(std::move(h)), workers(static_cast<size_t>(std::max(1, options.threads))) {}
+      : options(std::move(o)),
+        handler(std::move(h)),
+        workers(static_cast<size_t>(std::max(1, options.threads))) {}
   void accept();
   HttpResponse error_response(HttpRequest& request, const TransportError& e) const {
     return options.on_error ? options.on_error(request, e) : bare_error(e);
@@ -100,7 +102,8 @@ class Session : public std::enable_shared_from_this<Session> {
       : stream_(std::move(socket)), deadline_(stream_.get_executor()), server_(server), refuse_(refuse) {
     beast::error_code ec;
     auto peer = stream_.socket().remote_endpoint(ec).address();
-    if (peer.is_v6() && peer.to_v6().is_v4_mapped()) peer = asio::ip::make_address_v4(asio::ip::v4_mapped, peer.to_v6());
+    if (peer.is_v6() && peer.to_v6().is_v4_mapped())
+      peer = asio::ip::make_address_v4(asio::ip::v4_mapped, peer.to_v6());
     remote_ip_ = ec ? "" : peer.to_string();
     stream_.socket().set_option(tcp::no_delay(true), ec);  // headers and body go out in separate writes
     if (!refuse_) {
@@ -120,9 +123,10 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       if (self->refuse_) {
         HttpRequest request = self->partial_request();
-        self->reply_error(request, {503, "too_many_connections",
-                                    "the server has " + std::to_string(self->server_.options.max_connections) +
-                                        " connections open; retry shortly"});
+        self->reply_error(request,
+                          {503, "too_many_connections",
+                           "the server has " + std::to_string(self->server_.options.max_connections) +
+                               " connections open; retry shortly"});
       } else {
         self->read_header();
       }
@@ -143,11 +147,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (buffer_.size() > 0) return read_header();  // pipelined
     reading_ = true;
     stream_.expires_after(seconds(server_.options.keepalive_timeout_s));
-    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
-      if (ec) return self->close();
-      self->buffer_.commit(n);
-      self->read_header();
-    });
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->close();
+                              self->buffer_.commit(n);
+                              self->read_header();
+                            });
   }
 
   // The deadline of a read that may be answered (408): beast's own stream timeout would close
@@ -175,9 +180,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(server_.options.max_header_bytes);
     parser_->body_limit(boost::none);  // checked against Content-Length once the headers are in
     arm_deadline(server_.options.header_timeout_s);
-    bhttp::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->on_header(self->disarm(ec));
-    });
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(self->disarm(ec)); });
   }
 
   void on_header(beast::error_code ec) {
@@ -203,8 +208,9 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest request = partial_request();
     const auto length = parser_->content_length();
     if (length && *length > server_.options.max_body_bytes) {
-      return reply_error(request, {413, "payload_too_large",
-                                   "request body over " + std::to_string(server_.options.max_body_bytes) + " bytes"});
+      return reply_error(request,
+                         {413, "payload_too_large",
+                          "request body over " + std::to_string(server_.options.max_body_bytes) + " bytes"});
     }
     parser_->body_limit(server_.options.max_body_bytes);
     if (parser_->is_done()) return dispatch();
@@ -212,10 +218,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (beast::iequals(h[bhttp::field::expect], "100-continue")) {
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, h.version());
       stream_.expires_after(seconds(server_.options.write_timeout_s));
-      return bhttp::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, size_t) {
-        if (ec) return self->close();
-        self->read_body();
-      });
+      return bhttp::async_write(stream_, *cont,
+                                [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+                                  if (ec) return self->close();
+                                  self->read_body();
+                                });
     }
     read_body();
   }
@@ -228,12 +235,14 @@ class Session : public std::enable_shared_from_this<Session> {
       HttpRequest request = self->partial_request();
       const auto& o = self->server_.options;
       if (ec == beast::error::timeout) {
-        return self->reply_error(request, {408, "request_timeout",
-                                           "request body not received within " + format_seconds(o.body_timeout_s) + " s"});
+        return self->reply_error(
+            request, {408, "request_timeout",
+                      "request body not received within " + format_seconds(o.body_timeout_s) + " s"});
       }
       if (ec == bhttp::error::body_limit) {
-        return self->reply_error(request, {413, "payload_too_large",
-                                           "request body over " + std::to_string(o.max_body_bytes) + " bytes"});
+        return self->reply_error(
+            request,
+            {413, "payload_too_large", "request body over " + std::to_string(o.max_body_bytes) + " bytes"});
       }
       if (ec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
@@ -283,10 +292,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     request.client_gone = [fd = stream_.socket().native_handle()] { return socket_closed(fd); };
     auto work = asio::make_work_guard(server_.io);  // run() waits for the answer
-    asio::post(server_.workers, [self = shared_from_this(), request = std::move(request), keep_alive, work]() mutable {
-      HttpResponse response = self->server_.handler(request);
-      self->respond(std::move(response), request.method == "HEAD", keep_alive);
-    });
+    asio::post(server_.workers,
+               [self = shared_from_this(), request = std::move(request), keep_alive, work]() mutable {
+                 HttpResponse response = self->server_.handler(request);
+                 self->respond(std::move(response), request.method == "HEAD", keep_alive);
+               });
   }
 
   template <class Body>
@@ -299,9 +309,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void respond(HttpResponse&& from, bool head, bool keep_alive) {
     keep_alive = keep_alive && !server_.stopping;
     if (from.stream) return respond_stream(std::move(from), keep_alive);
-    asio::post(stream_.get_executor(), [self = shared_from_this(), from = std::move(from), head, keep_alive]() mutable {
-      self->write(std::move(from), head, keep_alive);
-    });
+    asio::post(stream_.get_executor(),
+               [self = shared_from_this(), from = std::move(from), head, keep_alive]() mutable {
+                 self->write(std::move(from), head, keep_alive);
+               });
   }
 
   void write(HttpResponse&& from, bool head, bool keep_alive) {
@@ -313,13 +324,16 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(seconds(server_.options.write_timeout_s));
     const bool no_body = from.status == 204 || from.status == 304 || from.status < 200;
     if (head || no_body) {
-      auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(static_cast<bhttp::status>(from.status), version);
+      auto res = std::make_shared<bhttp::response<bhttp::empty_body>>(static_cast<bhttp::status>(from.status),
+                                                                      version);
       set_fields(*res, from);
       if (!no_body) res->content_length(from.body.size());
       res->keep_alive(keep_alive);
-      return bhttp::async_write(stream_, *res, [res, finish](beast::error_code ec, size_t n) { finish(ec, n); });
+      return bhttp::async_write(stream_, *res,
+                                [res, finish](beast::error_code ec, size_t n) { finish(ec, n); });
     }
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(from.status), version);
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(from.status),
+                                                                     version);
     set_fields(*res, from);
     res->body() = std::move(from.body);
     res->keep_alive(keep_alive);
@@ -364,10 +378,14 @@ class Session : public std::enable_shared_from_this<Session> {
     Chunks chunks(*this);
     chunks.ok_ = write_and_wait([&](auto done) { bhttp::async_write_header(stream_, serializer, done); });
     if (chunks.ok_) from.stream(chunks);
-    const bool ok = chunks.ok_ && write_and_wait([&](auto done) { asio::async_write(stream_, bhttp::make_chunk_last(), done); });
+    const bool ok = chunks.ok_ && write_and_wait([&](auto done) {
+                      asio::async_write(stream_, bhttp::make_chunk_last(), done);
+                    });
     asio::post(stream_.get_executor(), [self = shared_from_this(), ok, keep_alive] {
-      if (ok && keep_alive) self->wait_next();
-      else self->close();
+      if (ok && keep_alive)
+        self->wait_next();
+      else
+        self->close();
     });
   }
 
@@ -376,7 +394,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void reply_error(HttpRequest& request, const TransportError& error) {
     reading_ = false;
     HttpResponse from = server_.error_response(request, error);
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(from.status), 11);
+    auto res =
+        std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(from.status), 11);
     set_fields(*res, from);
     res->body() = std::move(from.body);
     res->keep_alive(false);
@@ -396,10 +415,11 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.expires_after(std::chrono::seconds(2));
     buffer_.consume(buffer_.size());
-    stream_.async_read_some(buffer_.prepare(16384), [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->close();
-      self->linger();
-    });
+    stream_.async_read_some(buffer_.prepare(16384),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->close();
+                              self->linger();
+                            });
   }
 
   void close() {
@@ -458,7 +478,9 @@ bool HttpServer::bind(std::string* error) {
   }
   if (ec) {
     if (m.acceptor.is_open()) m.acceptor.close();
-    if (error) *error = "cannot listen on " + m.options.host + ":" + std::to_string(m.options.port) + ": " + ec.message();
+    if (error)
+      *error =
+          "cannot listen on " + m.options.host + ":" + std::to_string(m.options.port) + ": " + ec.message();
     return false;
   }
   return true;
@@ -470,7 +492,9 @@ int HttpServer::bound_port() const {
   return ec ? -1 : endpoint.port();
 }
 
-int HttpServer::open_connections() const { return impl_->open.load(); }
+int HttpServer::open_connections() const {
+  return impl_->open.load();
+}
 
 void HttpServer::run() {
   Impl& m = *impl_;

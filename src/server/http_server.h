@@ -85,12 +85,12 @@ struct HttpServerOptions {
   int threads = 32;                      // worker threads: requests handled at once
   int io_threads = 2;                    // threads reading and writing sockets
   uint64_t max_body_bytes = 25u << 20;   // larger bodies get 413 before the handler runs
-  uint32_t max_header_bytes = 64u << 10; // request line and headers; more get 431
-  int max_connections = 1024;            // open at once; more are answered 503 and closed at once
-  double header_timeout_s = 10;          // a request's line and headers must arrive within this
-  double body_timeout_s = 60;            // its body within this after the headers
-  double keepalive_timeout_s = 30;       // an idle keep-alive connection is closed after this
-  double write_timeout_s = 60;           // each write of a response must finish within this
+  uint32_t max_header_bytes = 64u << 10;  // request line and headers; more get 431
+  int max_connections = 1024;             // open at once; more are answered 503 and closed at once
+  double header_timeout_s = 10;           // a request's line and headers must arrive within this
+  double body_timeout_s = 60;             // its body within this after the headers
+  double keepalive_timeout_s = 30;        // an idle keep-alive connection is closed after this
+  double write_timeout_s = 60;            // each write of a response must finish within this
   // Builds the answer to a request the transport refuses (the handler is not called). The request
   // has what was read of it: at least remote_ip; method, path and headers once they were parsed.
   // Without it, a bare JSON error.

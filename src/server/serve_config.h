@@ -28,10 +28,10 @@ struct ServeConfig {
   int request_timeout_ms = 120'000;
   int ready_wait_ms = 30'000;     // how long /api/v2/warmup waits for the model
   int drain_timeout_ms = 25'000;  // SIGTERM: how long in-flight work may take
-  int http_threads = 32;              // requests handled at once
-  int max_connections = 1024;         // client connections open at once
+  int http_threads = 32;          // requests handled at once
+  int max_connections = 1024;     // client connections open at once
   uint32_t max_header_bytes = 64u << 10;
-  double header_timeout_s = 10;       // deadlines of the transport (src/server/http_server.h)
+  double header_timeout_s = 10;  // deadlines of the transport (src/server/http_server.h)
   double body_timeout_s = 60;
   double keepalive_timeout_s = 30;
   // ONNX Runtime's idle intra-op threads spin this long before sleeping (0: they never spin).

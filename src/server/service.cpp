@@ -148,8 +148,8 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
   metrics_.counter("cutout_cold_requests_total", "Process requests that waited for the model");
   metrics_.counter("cutout_warmup_pings_total", "Warm-up pings (POST /api/v2/warmup)");
   for (const char* reason : {"unauthorized", "payload_too_large", "image_too_large", "unsupported_media_type",
-                             "undecodable", "not_ready", "queue_full", "timeout", "client_gone", "bad_request",
-                             "request_timeout", "headers_too_large", "too_many_connections"}) {
+                             "undecodable", "not_ready", "queue_full", "timeout", "client_gone",
+                             "bad_request", "request_timeout", "headers_too_large", "too_many_connections"}) {
     metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", reason}});
   }
   for (ModelStatus s : {ModelStatus::kLoading, ModelStatus::kWarming, ModelStatus::kReady, ModelStatus::kFailed}) {
@@ -251,7 +251,8 @@ HttpResponse Service::transport_error(HttpRequest& request, const TransportError
   info.request_id = make_request_id(request.header("X-Request-Id"));
   info.endpoint = routes_.count({request.method, request.path}) ? request.path : "other";
   metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", error.code}}).inc();
-  HttpResponse response = error_response({error.status, error.code, error.message, error.status == 503 ? 1 : 0}, info);
+  HttpResponse response =
+      error_response({error.status, error.code, error.message, error.status == 503 ? 1 : 0}, info);
   response.headers.emplace_back("X-Request-Id", info.request_id);
   HttpRequestLog http = request_log(request);
   http.status = response.status;
