@@ -23,8 +23,15 @@ cmake --build "$build"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp"
+# OpenCV's parallel_for_ hands work to TBB in code ThreadSanitizer cannot see, so under TSan it
+# runs serially: what is left to check is our own threading (HTTP, engine, pools, stores).
+[[ "$kind" == tsan ]] && export OPENCV_FOR_THREADS_NUM=1
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=7:suppressions=$supp/tsan.supp"
 cd "$build"
 start=$(date +%s)
-ctest -L 'unit|e2e' --output-on-failure --timeout 1500 "$@"
+# Under TSan, the tests that set OpenCV's thread count on purpose (to show the bytes do not depend
+# on it) are left out: they run OpenCV's TBB pool, which ThreadSanitizer cannot see into.
+exclude=()
+[[ "$kind" == tsan ]] && exclude=(-E 'SameBytes.*ThreadCount')
+ctest -L 'unit|e2e' "${exclude[@]}" --output-on-failure --timeout 1500 "$@"
 echo "test-$kind: unit and e2e passed in $(( $(date +%s) - start )) s"

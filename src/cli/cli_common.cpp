@@ -61,6 +61,9 @@ SessionConfig ModelOptions::session_config() const {
 }
 
 void ModelOptions::apply_cv_threads() const {
+#if defined(__SANITIZE_THREAD__)
+  return;  // OpenCV stays serial under ThreadSanitizer (main.cpp)
+#endif
   if (threads > 0) cv::setNumThreads(threads);
 }
 
