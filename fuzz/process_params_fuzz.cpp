@@ -12,21 +12,10 @@
 
 #include "fuzz_check.h"
 #include "server/api_error.h"
+#include "server/http_parse.h"
 #include "server/http_server.h"
 #include "server/process_params.h"
 
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr int kMaxOutputSide = 4096;
@@ -56,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   request.header = [&accept](std::string_view name) {
-    return iequals(name, "Accept") ? accept : std::string();
+    return cutout::server::iequals(name, "Accept") ? accept : std::string();
   };
   request.client_gone = [] { return false; };
 

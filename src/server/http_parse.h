@@ -11,6 +11,9 @@
 
 namespace cutout::server {
 
+// ASCII case-insensitive equality (header and parameter names).
+bool iequals(std::string_view a, std::string_view b);
+
 // %XX sequences decoded (a malformed one is kept as it is); with plus_as_space, '+' is ' '
 // (query strings and form values, not paths).
 std::string url_decode(std::string_view text, bool plus_as_space);
