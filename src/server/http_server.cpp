@@ -205,9 +205,9 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       return close();  // the client went away
     }
-    HttpRequest request = partial_request();
     const auto length = parser_->content_length();
     if (length && *length > server_.options.max_body_bytes) {
+      HttpRequest request = partial_request();  // dispatch() builds the full one: only for the refusal here
       return reply_error(request,
                          {413, "payload_too_large",
                           "request body over " + std::to_string(server_.options.max_body_bytes) + " bytes"});
