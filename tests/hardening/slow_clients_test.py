@@ -26,7 +26,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from local_checks import check, finish  # noqa: E402
 
 HOSTILE = 500
-HEADER_S, BODY_S, IDLE_S = 12, 12, 6  # the deadlines the server is started with
+# The deadlines the server is started with. Under ThreadSanitizer a process request takes ten times
+# as long, so scripts/test_sanitizers.sh stretches them (CUTOUT_TEST_TIME_SCALE) to keep the hostile
+# connections open for the whole measurement; what is checked stays the same.
+SCALE = max(1.0, float(os.environ.get("CUTOUT_TEST_TIME_SCALE", "1")))
+HEADER_S, BODY_S, IDLE_S = round(12 * SCALE), round(12 * SCALE), round(6 * SCALE)
 MAX_CONNECTIONS = 700
 
 
@@ -169,12 +173,21 @@ async def main_async(args):
         tasks = [asyncio.create_task(h.run(port, stop)) for h in hostile]
         await asyncio.sleep(1.5)  # every connection is open and has sent what it sends
         t_attack = time.perf_counter()
+        still_open = {}
+
+        async def held(name, measurement):
+            """The measurement's result; notes how many hostile connections were open at its end."""
+            result = await measurement
+            still_open[name] = sum(h.connected and h.closed_after is None for h in hostile)
+            return result
+
         (h_lat, h_fail), (r_lat, r_fail), (p_lat, p_fail) = await asyncio.gather(
-            probe_latencies(port, "/healthz", args.probes), probe_latencies(port, "/readyz", args.probes),
-            process_latencies(port, image, 3, 20.0 if args.baseline else 60.0))
+            held("healthz", probe_latencies(port, "/healthz", args.probes)),
+            held("readyz", probe_latencies(port, "/readyz", args.probes)),
+            held("process", process_latencies(port, image, 3, 20.0 if args.baseline else 60.0)))
         fig["under_attack"] = {
             "hostile_connected": sum(h.connected for h in hostile),
-            "still_open_after_probes": sum(h.connected and h.closed_after is None for h in hostile),
+            "still_open_after": still_open,
             "probe_window_s": time.perf_counter() - t_attack,
             "healthz_p50_ms": pct(h_lat, 0.5) * 1e3, "healthz_p99_ms": pct(h_lat, 0.99) * 1e3, "healthz_failed": h_fail,
             "readyz_p50_ms": pct(r_lat, 0.5) * 1e3, "readyz_p99_ms": pct(r_lat, 0.99) * 1e3, "readyz_failed": r_fail,
@@ -235,7 +248,8 @@ def main():
     a, d = fig["under_attack"], fig["deadlines"]
     check(fig["server_running"], "the server is still running")
     check(a["hostile_connected"] == HOSTILE, f"{a['hostile_connected']} of {HOSTILE} hostile connections open")
-    check(a["still_open_after_probes"] >= HOSTILE * 0.9, f"{a['still_open_after_probes']} still open while probing")
+    for name, n in a["still_open_after"].items():
+        check(n >= HOSTILE * 0.9, f"{n} hostile connections still open when the {name} requests finished")
     check(a["healthz_failed"] == 0 and a["healthz_p99_ms"] <= 50, f"/healthz p99 {a['healthz_p99_ms']:.1f} ms <= 50, "
           f"{a['healthz_failed']} failed")
     check(a["readyz_failed"] == 0 and a["readyz_p99_ms"] <= 50, f"/readyz p99 {a['readyz_p99_ms']:.1f} ms <= 50, "
