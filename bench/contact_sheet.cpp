@@ -31,20 +31,24 @@ void draw_over_checkerboard(const cv::Mat& rgba, cv::Mat cell) {
   cv::Mat board(rgba.size(), CV_8UC3);
   for (int y = 0; y < board.rows; ++y)
     for (int x = 0; x < board.cols; ++x)
-      board.at<cv::Vec3b>(y, x) = ((x / 10 + y / 10) % 2) ? cv::Vec3b(204, 204, 204) : cv::Vec3b(255, 255, 255);
+      board.at<cv::Vec3b>(y, x) =
+          ((x / 10 + y / 10) % 2) ? cv::Vec3b(204, 204, 204) : cv::Vec3b(255, 255, 255);
   for (int y = 0; y < rgba.rows; ++y)
     for (int x = 0; x < rgba.cols; ++x) {
       const cv::Vec4b p = rgba.at<cv::Vec4b>(y, x);
       cv::Vec3b& b = board.at<cv::Vec3b>(y, x);
-      for (int c = 0; c < 3; ++c) b[c] = static_cast<uint8_t>((p[c] * p[3] + b[c] * (255 - p[3]) + 127) / 255);
+      for (int c = 0; c < 3; ++c)
+        b[c] = static_cast<uint8_t>((p[c] * p[3] + b[c] * (255 - p[3]) + 127) / 255);
     }
-  board.copyTo(cell(cv::Rect((cell.cols - board.cols) / 2, (cell.rows - board.rows) / 2, board.cols, board.rows)));
+  board.copyTo(
+      cell(cv::Rect((cell.cols - board.cols) / 2, (cell.rows - board.rows) / 2, board.cols, board.rows)));
 }
 
 cv::Mat fit(const cv::Mat& rgba) {
   const double s = std::min(static_cast<double>(kCellW) / rgba.cols, static_cast<double>(kCellH) / rgba.rows);
   cv::Mat out;
-  cv::resize(rgba, out, {std::max(1, static_cast<int>(rgba.cols * s)), std::max(1, static_cast<int>(rgba.rows * s))}, 0,
+  cv::resize(rgba, out,
+             {std::max(1, static_cast<int>(rgba.cols * s)), std::max(1, static_cast<int>(rgba.rows * s))}, 0,
              0, cv::INTER_AREA);
   return out;
 }
@@ -70,7 +74,8 @@ int main(int argc, char** argv) {
   }
   const char* titles[] = {"photo", "color", "bw", "popart", "dither (1:1 crop)"};
   const int cols = 5, rows = argc - 2;
-  cv::Mat sheet(kHeader + rows * (kCellH + kGap), cols * (kCellW + kGap) - kGap, CV_8UC3, cv::Scalar(40, 40, 40));
+  cv::Mat sheet(kHeader + rows * (kCellH + kGap), cols * (kCellW + kGap) - kGap, CV_8UC3,
+                cv::Scalar(40, 40, 40));
   for (int c = 0; c < cols; ++c) {
     cv::putText(sheet, titles[c], {c * (kCellW + kGap) + 8, 24}, cv::FONT_HERSHEY_SIMPLEX, 0.7,
                 cv::Scalar(240, 240, 240), 1, cv::LINE_AA);
@@ -85,7 +90,7 @@ int main(int argc, char** argv) {
     }
   }
   const auto png = cutout::encode_png(sheet);
-  std::ofstream(argv[1], std::ios::binary).write(reinterpret_cast<const char*>(png.data()),
-                                                 static_cast<std::streamsize>(png.size()));
+  std::ofstream(argv[1], std::ios::binary)
+      .write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
   return 0;
 }

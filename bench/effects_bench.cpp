@@ -69,7 +69,9 @@ const cv::Mat& cutout_12mp() {
   return image;
 }
 
-double megapixels() { return cutout_12mp().total() / 1e6; }
+double megapixels() {
+  return cutout_12mp().total() / 1e6;
+}
 
 // Median seconds of each benchmark, for the ratio table.
 std::map<std::string, double>& results() {
@@ -108,7 +110,8 @@ void encode_four(benchmark::State& state) {
     std::vector<size_t> sizes(images.size());
     cv::parallel_for_(cv::Range(0, static_cast<int>(images.size())), [&](const cv::Range& r) {
       for (int i = r.start; i < r.end; ++i) {
-        sizes[i] = cutout::encode_effect_image(images[i], cutout::OutputFormat::kPng, {0, 0, 0, 0}, {}).bytes.size();
+        sizes[i] =
+            cutout::encode_effect_image(images[i], cutout::OutputFormat::kPng, {0, 0, 0, 0}, {}).bytes.size();
       }
     });
     for (size_t s : sizes) bytes += s;
@@ -132,7 +135,9 @@ const fs::path& mpc_path() {
       std::fprintf(stderr, "effects_bench: ImageMagick's convert failed (is imagemagick installed?)\n");
       std::exit(1);
     }
-    std::atexit([] { fs::remove_all(fs::temp_directory_path() / ("cutout-effects-bench-" + std::to_string(getpid()))); });
+    std::atexit([] {
+      fs::remove_all(fs::temp_directory_path() / ("cutout-effects-bench-" + std::to_string(getpid())));
+    });
     return mpc;
   }();
   return path;
@@ -149,12 +154,18 @@ void imagemagick(benchmark::State& state, std::string operations) {
 
 }  // namespace
 
-BENCHMARK_CAPTURE(effect_one_core, bw, cutout::Effect::kBw, "", "")->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(effect_one_core, popart, cutout::Effect::kPopart, "", "")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(effect_one_core, bw, cutout::Effect::kBw, "", "")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(effect_one_core, popart, cutout::Effect::kPopart, "", "")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(effect_one_core, popart_grid, cutout::Effect::kPopart, "popart_grid", "2x2")
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK_CAPTURE(effect_one_core, dither_floyd, cutout::Effect::kDither, "", "")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(effect_one_core, dither_floyd, cutout::Effect::kDither, "", "")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(effect_one_core, dither_atkinson, cutout::Effect::kDither, "dither_method", "atkinson")
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
@@ -168,7 +179,10 @@ BENCHMARK_CAPTURE(imagemagick, bw, "-colorspace Gray -sigmoidal-contrast 4x50% -
     ->Unit(benchmark::kMillisecond)
     ->UseManualTime()
     ->Iterations(3);
-BENCHMARK_CAPTURE(imagemagick, popart, "-posterize 4")->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(3);
+BENCHMARK_CAPTURE(imagemagick, popart, "-posterize 4")
+    ->Unit(benchmark::kMillisecond)
+    ->UseManualTime()
+    ->Iterations(3);
 BENCHMARK_CAPTURE(imagemagick, dither, "-colorspace Gray -dither FloydSteinberg -monochrome")
     ->Unit(benchmark::kMillisecond)
     ->UseManualTime()
@@ -203,8 +217,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
     for (const auto& [im, ours] : pairs) {
       const double im_ms = get(im) - read, our_ms = get(ours);
       if (im_ms > 0 && our_ms > 0) {
-        std::printf("  %-32s ImageMagick %7.0f ms, ours (1 core) %6.1f ms: %.1fx faster\n", ours, im_ms, our_ms,
-                    im_ms / our_ms);
+        std::printf("  %-32s ImageMagick %7.0f ms, ours (1 core) %6.1f ms: %.1fx faster\n", ours, im_ms,
+                    our_ms, im_ms / our_ms);
       }
     }
     std::printf("  (ImageMagick uses both cores through OpenMP; ours is timed on one.)\n");

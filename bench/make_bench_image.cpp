@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   cv::Mat out;
   cv::add(big, noise, out, cv::noArray(), CV_8UC3);
   auto jpeg = cutout::encode_jpeg(out, {90});
-  std::ofstream(argv[2], std::ios::binary).write(reinterpret_cast<const char*>(jpeg.data()),
-                                                 static_cast<std::streamsize>(jpeg.size()));
+  std::ofstream(argv[2], std::ios::binary)
+      .write(reinterpret_cast<const char*>(jpeg.data()), static_cast<std::streamsize>(jpeg.size()));
   return 0;
 }

@@ -16,7 +16,6 @@
 #include "server/http_server.h"
 #include "server/process_params.h"
 
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr int kMaxOutputSide = 4096;
   constexpr uint64_t kMaxPixels = 50'000'000;

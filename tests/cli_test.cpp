@@ -60,14 +60,16 @@ TEST_F(CliTest, FormatFromExtensionAndMask) {
   EXPECT_EQ(cv::imread(out.string(), cv::IMREAD_UNCHANGED).channels(), 4);
   EXPECT_EQ(cv::imread((dir_.path() / "out.mask.png").string(), cv::IMREAD_UNCHANGED).type(), CV_8UC1);
   const fs::path jpg = dir_.path() / "out.jpg";
-  ASSERT_EQ(cutout("remove " + photo_.string() + " -o " + jpg.string() + " --background '#102030' " + model_), 0)
+  ASSERT_EQ(cutout("remove " + photo_.string() + " -o " + jpg.string() + " --background '#102030' " + model_),
+            0)
       << err_;
   EXPECT_EQ(cv::imread(jpg.string(), cv::IMREAD_UNCHANGED).type(), CV_8UC3);
 }
 
 TEST_F(CliTest, BatchSkipsABadFileAndSaysSo) {
   const fs::path out = dir_.path() / "results";
-  const std::string inputs = photo_.string() + " " + broken_.string() + " " + (dir_.path() / "other.png").string();
+  const std::string inputs =
+      photo_.string() + " " + broken_.string() + " " + (dir_.path() / "other.png").string();
   EXPECT_EQ(cutout("remove " + inputs + " -o " + out.string() + " " + model_), 1);
   EXPECT_TRUE(fs::exists(out / "photo.png"));
   EXPECT_TRUE(fs::exists(out / "other.png"));
@@ -137,22 +139,24 @@ TEST_F(CliTest, StdinToStdout) {
 }
 
 TEST_F(CliTest, DefaultOutputNameInTheWorkingDirectory) {
-  const std::string cmd = "cd " + dir_.path().string() + " && " + cutout_binary().string() + " remove photo.jpg " +
-                          model_ + " 2>/dev/null";
+  const std::string cmd = "cd " + dir_.path().string() + " && " + cutout_binary().string() +
+                          " remove photo.jpg " + model_ + " 2>/dev/null";
   ASSERT_EQ(run_command(cmd), 0);
   EXPECT_TRUE(fs::exists(dir_.path() / "photo.cutout.png"));
 }
 
 TEST_F(CliTest, EffectsWriteOneFileEachInTheSmallestPngType) {
   const fs::path out = dir_.path() / "fx";
-  ASSERT_EQ(cutout("remove " + photo_.string() + " --effects color,bw,popart,dither --mask -o " + out.string() +
-                   " " + model_),
+  ASSERT_EQ(cutout("remove " + photo_.string() + " --effects color,bw,popart,dither --mask -o " +
+                   out.string() + " " + model_),
             0)
       << err_;
   // IHDR colour type: 6 RGBA, 4 grey+alpha, 3 palette, 0 grey.
-  const std::pair<const char*, int> expected[] = {
-      {"photo.color.png", 6}, {"photo.bw.png", 4}, {"photo.popart.png", 3}, {"photo.dither.png", 3},
-      {"photo.mask.png", 0}};
+  const std::pair<const char*, int> expected[] = {{"photo.color.png", 6},
+                                                  {"photo.bw.png", 4},
+                                                  {"photo.popart.png", 3},
+                                                  {"photo.dither.png", 3},
+                                                  {"photo.mask.png", 0}};
   for (const auto& [name, colour_type] : expected) {
     auto bytes = testing::read_file(out / name);
     ASSERT_GT(bytes.size(), 26u) << name;
@@ -174,8 +178,8 @@ TEST_F(CliTest, EffectParametersAreChecked) {
   EXPECT_EQ(cutout("remove " + photo_.string() + " --effects sepia " + model_), 2);
   EXPECT_NE(err_.find("color, bw, popart, dither"), std::string::npos) << err_;
   EXPECT_EQ(cutout("remove " + photo_.string() + " --param nonsense " + model_), 2);
-  EXPECT_EQ(cutout("remove " + photo_.string() + " --effects bw,dither -o " + (dir_.path() / "one.png").string() +
-                   " " + model_),
+  EXPECT_EQ(cutout("remove " + photo_.string() + " --effects bw,dither -o " +
+                   (dir_.path() / "one.png").string() + " " + model_),
             2);
   EXPECT_NE(err_.find("give a folder"), std::string::npos) << err_;
 }
@@ -238,7 +242,9 @@ TEST_F(CliTest, EvalRunsAModel) {
   fs::copy(photo_, images / "a.jpg");
   cv::imwrite((masks / "a.png").string(), cv::Mat(64, 96, CV_8UC1, cv::Scalar(255)));
   std::string out;
-  ASSERT_EQ(cutout("eval --json --images " + images.string() + " --masks " + masks.string() + " " + model_, &out), 0)
+  ASSERT_EQ(
+      cutout("eval --json --images " + images.string() + " --masks " + masks.string() + " " + model_, &out),
+      0)
       << err_;
   auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j["count"], 1);

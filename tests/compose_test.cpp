@@ -48,7 +48,7 @@ TEST(CutOut, SourceAlphaMultipliesTheMatte) {
   cv::Mat img(1, 3, CV_8UC4, cv::Scalar(10, 20, 30, 128));
   cv::Mat out = cut_out(img, matte_of({255, 128, 1}));
   EXPECT_EQ(out.at<cv::Vec4b>(0, 0)[3], 128);
-  EXPECT_EQ(out.at<cv::Vec4b>(0, 1)[3], 64);  // 128*128/255 = 64.25
+  EXPECT_EQ(out.at<cv::Vec4b>(0, 1)[3], 64);                     // 128*128/255 = 64.25
   EXPECT_EQ(out.at<cv::Vec4b>(0, 2), cv::Vec4b(10, 20, 30, 1));  // 1*128/255 = 0.502 rounds to 1
   cv::Mat faint(1, 1, CV_8UC4, cv::Scalar(10, 20, 30, 100));
   EXPECT_EQ(cut_out(faint, matte_of({1})).at<cv::Vec4b>(0, 0), cv::Vec4b(0, 0, 0, 0));  // 0.39 -> 0

@@ -92,7 +92,9 @@ TEST(EffectImage, ToRgbaOfEachKind) {
 struct PngType {
   int bit_depth, colour_type;
 };
-PngType png_type(const std::vector<uint8_t>& png) { return {png.at(24), png.at(25)}; }
+PngType png_type(const std::vector<uint8_t>& png) {
+  return {png.at(24), png.at(25)};
+}
 
 TEST(EncodeEffectImage, SmallestExactPngTypes) {
   EncodeSettings settings;
@@ -101,7 +103,8 @@ TEST(EncodeEffectImage, SmallestExactPngTypes) {
   EffectImage grey;
   grey.kind = EffectImage::Kind::kGreyAlpha;
   grey.pixels = cv::Mat(8, 8, CV_8UC2, cv::Scalar(90, 128));
-  EXPECT_EQ(png_type(encode_effect_image(grey, OutputFormat::kPng, transparent, settings).bytes).colour_type, 4);
+  EXPECT_EQ(png_type(encode_effect_image(grey, OutputFormat::kPng, transparent, settings).bytes).colour_type,
+            4);
   EXPECT_EQ(png_type(encode_effect_image(grey, OutputFormat::kPng, white, settings).bytes).colour_type, 0);
   EXPECT_EQ(png_type(encode_effect_image(grey, OutputFormat::kPng, red, settings).bytes).colour_type, 2);
 

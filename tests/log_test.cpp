@@ -250,8 +250,15 @@ TEST(HttpRequestJson, OmitsUnknownPeerAndWritesBigSizesAsStrings) {
 
 TEST(HttpRequestJson, FormatsLatencyAsDecimalSeconds) {
   const std::pair<double, const char*> cases[] = {
-      {0.123, "0.123s"}, {0, "0s"},    {2, "2s"}, {1.5, "1.5s"}, {1e-9, "0.000000001s"}, {12.3456789012, "12.345678901s"},
-      {60.25, "60.25s"}, {-1, "0s"}, {std::numeric_limits<double>::quiet_NaN(), "0s"},
+      {0.123, "0.123s"},
+      {0, "0s"},
+      {2, "2s"},
+      {1.5, "1.5s"},
+      {1e-9, "0.000000001s"},
+      {12.3456789012, "12.345678901s"},
+      {60.25, "60.25s"},
+      {-1, "0s"},
+      {std::numeric_limits<double>::quiet_NaN(), "0s"},
   };
   for (const auto& [seconds, expected] : cases) {
     HttpRequestLog r;
@@ -274,19 +281,18 @@ TEST(CloudTrace, BuildsTheTraceFieldFromTheHeader) {
 TEST(CloudTrace, RejectsMalformedHeaders) {
   const std::string id = "105445aa7843bc8bf206b12000100000";
   for (const std::string& bad : {
-           std::string(),
-           std::string("   "),
-           id.substr(1) + "/1;o=1",                          // 31 hex
-           id + "0/1;o=1",                                   // 33 hex
-           "g" + id.substr(1) + "/1",                        // not hex
-           std::string(32, '0') + "/1;o=1",                  // the invalid all-zero id
-           id + "/abc;o=1",                                  // span not decimal
-           id + "/;o=1",                                     // empty span
-           id + "/-1",                                       // negative span
-           id + "/18446744073709551616",                     // span over uint64
-           id + "/1;o=",                                     // empty options
-           id + "/1;x=1",                                    // unknown option
-           id + "/1;o=1 junk",                               // trailing junk
+           std::string(), std::string("   "),
+           id.substr(1) + "/1;o=1",          // 31 hex
+           id + "0/1;o=1",                   // 33 hex
+           "g" + id.substr(1) + "/1",        // not hex
+           std::string(32, '0') + "/1;o=1",  // the invalid all-zero id
+           id + "/abc;o=1",                  // span not decimal
+           id + "/;o=1",                     // empty span
+           id + "/-1",                       // negative span
+           id + "/18446744073709551616",     // span over uint64
+           id + "/1;o=",                     // empty options
+           id + "/1;x=1",                    // unknown option
+           id + "/1;o=1 junk",               // trailing junk
        }) {
     EXPECT_EQ(cloud_trace(bad, "p"), std::nullopt) << "'" << bad << "'";
   }

@@ -24,9 +24,9 @@ TEST(ImageToTensor, IsnetValuesArePlanarAndHandComputed) {
   std::vector<float> t(12);
   image_to_tensor(img, 2, 2, kIsnet, t);
   // Plane R, then G, then B; (x - 128) / 256.
-  const float expected[12] = {-0.5f,        -0.4609375f, -0.25f,       0.49609375f,   // R
-                              0.0f,         -0.421875f,  0.25f,        0.49609375f,   // G
-                              0.49609375f,  -0.3828125f, -0.49609375f, 0.49609375f};  // B
+  const float expected[12] = {-0.5f,       -0.4609375f, -0.25f,       0.49609375f,   // R
+                              0.0f,        -0.421875f,  0.25f,        0.49609375f,   // G
+                              0.49609375f, -0.3828125f, -0.49609375f, 0.49609375f};  // B
   for (int i = 0; i < 12; ++i) EXPECT_FLOAT_EQ(t[i], expected[i]) << i;
 }
 

@@ -22,7 +22,8 @@ using Process = MetricsRegistry::ProcessMetrics;
 
 TEST(MetricsRegistry, RendersGoldenText) {
   MetricsRegistry reg(Process::kOmit);
-  reg.counter("cutout_requests_total", "Requests by endpoint and code.", {{"endpoint", "/healthz"}, {"code", "200"}})
+  reg.counter("cutout_requests_total", "Requests by endpoint and code.",
+              {{"endpoint", "/healthz"}, {"code", "200"}})
       .inc(3);
   // Labels in another order name the same label set; the first call's order is the rendered one,
   // and the first help text is kept.

@@ -44,7 +44,8 @@ cv::Mat read_grey(const fs::path& path) {
 std::vector<ImageResult> run_subset(Segmenter& seg, const std::string& subset, int stride = 1) {
   const fs::path eval = testing::eval_dir();
   std::map<std::string, fs::path> images;
-  for (const auto& e : fs::directory_iterator(eval / subset / "images")) images[e.path().stem().string()] = e.path();
+  for (const auto& e : fs::directory_iterator(eval / subset / "images"))
+    images[e.path().stem().string()] = e.path();
   std::vector<ImageResult> out;
   int i = 0;
   for (const auto& [name, path] : images) {
@@ -55,7 +56,8 @@ std::vector<ImageResult> run_subset(Segmenter& seg, const std::string& subset, i
     cv::Mat ref = read_grey(eval / "reference" / "imgly-isnet-medium" / (name + ".png"));
     StageTimings t;
     cv::Mat alpha = seg.predict_matte(decode_image(testing::read_file(path)).pixels, t);
-    out.push_back({name, matte_mean_abs_diff(alpha, ref), score_matte(alpha, truth), score_matte(ref, truth)});
+    out.push_back(
+        {name, matte_mean_abs_diff(alpha, ref), score_matte(alpha, truth), score_matte(ref, truth)});
   }
   return out;
 }
@@ -89,9 +91,13 @@ void expect_parity_and_quality(const std::string& subset) {
   EXPECT_GE(iou, ref_iou - 0.005);
 }
 
-TEST(ModelQuality, IsnetMatchesTheReferenceOnGrabcut) { expect_parity_and_quality("grabcut"); }
+TEST(ModelQuality, IsnetMatchesTheReferenceOnGrabcut) {
+  expect_parity_and_quality("grabcut");
+}
 
-TEST(ModelQuality, IsnetMatchesTheReferenceOnDavis) { expect_parity_and_quality("davis2016"); }
+TEST(ModelQuality, IsnetMatchesTheReferenceOnDavis) {
+  expect_parity_and_quality("davis2016");
+}
 
 TEST(ModelQuality, Int8LoadsAndKeepsItsMeasuredQuality) {
   // Every third image of each subset keeps the test to a minute or so.
@@ -100,8 +106,10 @@ TEST(ModelQuality, Int8LoadsAndKeepsItsMeasuredQuality) {
     auto q = run_subset(segmenter("isnet-int8"), subset, 3);
     ASSERT_EQ(fp.size(), q.size());
     double fp_iou = 0, q_iou = 0;
-    for (size_t i = 0; i < fp.size(); ++i) fp_iou += fp[i].ours.iou / fp.size(), q_iou += q[i].ours.iou / q.size();
-    std::printf("[%s] %zu images: IoU isnet %.4f, isnet-int8 %.4f\n", subset.c_str(), fp.size(), fp_iou, q_iou);
+    for (size_t i = 0; i < fp.size(); ++i)
+      fp_iou += fp[i].ours.iou / fp.size(), q_iou += q[i].ours.iou / q.size();
+    std::printf("[%s] %zu images: IoU isnet %.4f, isnet-int8 %.4f\n", subset.c_str(), fp.size(), fp_iou,
+                q_iou);
     EXPECT_GT(q_iou, fp_iou - 0.12) << subset;
     EXPECT_GT(q_iou, 0.7) << subset;
   }

@@ -23,10 +23,14 @@ bool is_name_char(char c, bool first, bool colon_ok) {
 std::string escape_label_value(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -98,8 +102,8 @@ class Parser {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    throw std::runtime_error("prometheus text, line " + std::to_string(line_number_) + ": " + what +
-                             " in '" + std::string(line_) + "'");
+    throw std::runtime_error("prometheus text, line " + std::to_string(line_number_) + ": " + what + " in '" +
+                             std::string(line_) + "'");
   }
 
   bool at_end() const { return pos_ >= line_.size(); }
@@ -134,7 +138,8 @@ class Parser {
       switch_family(metric);
       for (size_t i = pos_; i < line_.size(); ++i) {
         if (line_[i] != '\\') continue;
-        if (i + 1 >= line_.size() || (line_[i + 1] != '\\' && line_[i + 1] != 'n')) fail("invalid escape in HELP");
+        if (i + 1 >= line_.size() || (line_[i + 1] != '\\' && line_[i + 1] != 'n'))
+          fail("invalid escape in HELP");
         ++i;
       }
       return;
@@ -204,10 +209,14 @@ class Parser {
         }
         if (at_end()) fail("unterminated label value");
         char e = line_[pos_++];
-        if (e == '\\') value += '\\';
-        else if (e == '"') value += '"';
-        else if (e == 'n') value += '\n';
-        else fail(std::string("invalid escape '\\") + e + "' in label value");
+        if (e == '\\')
+          value += '\\';
+        else if (e == '"')
+          value += '"';
+        else if (e == 'n')
+          value += '\n';
+        else
+          fail(std::string("invalid escape '\\") + e + "' in label value");
       }
       if (!names.insert(label).second) fail("label '" + label + "' repeated");
       labels.emplace_back(std::move(label), std::move(value));
@@ -229,14 +238,17 @@ class Parser {
     const std::string& type = type_it->second;
     std::string suffix = metric.rfind(family_, 0) == 0 ? metric.substr(family_.size()) : "?";
     bool ok = false;
-    if (type == "histogram") ok = suffix == "_bucket" || suffix == "_sum" || suffix == "_count";
-    else if (type == "summary") ok = suffix.empty() || suffix == "_sum" || suffix == "_count";
-    else ok = suffix.empty();
+    if (type == "histogram")
+      ok = suffix == "_bucket" || suffix == "_sum" || suffix == "_count";
+    else if (type == "summary")
+      ok = suffix.empty() || suffix == "_sum" || suffix == "_count";
+    else
+      ok = suffix.empty();
     if (!ok) fail("sample '" + metric + "' is not in the family of the preceding TYPE ('" + family_ + "')");
 
     const char* required = type == "histogram" && suffix == "_bucket" ? "le"
-                           : type == "summary" && suffix.empty()     ? "quantile"
-                                                                     : nullptr;
+                           : type == "summary" && suffix.empty()      ? "quantile"
+                                                                      : nullptr;
     if (!required) return;
     auto it = std::find_if(labels.begin(), labels.end(), [&](const auto& l) { return l.first == required; });
     double bound = 0;
@@ -269,7 +281,8 @@ std::map<std::string, double> parse_prometheus_text(const std::string& text) {
   return samples;
 }
 
-std::string prometheus_series_key(const std::string& name, std::vector<std::pair<std::string, std::string>> labels) {
+std::string prometheus_series_key(const std::string& name,
+                                  std::vector<std::pair<std::string, std::string>> labels) {
   if (labels.empty()) return name;
   std::sort(labels.begin(), labels.end());
   std::string key = name + '{';

@@ -20,7 +20,8 @@ TEST(PrometheusText, ParsesAFullExposition) {
       "\n"
       "# A plain comment is ignored, even one that says # TYPE x nonsense\n"
       "# TYPE msdos_file_access_time_seconds gauge\n"
-      "msdos_file_access_time_seconds{path=\"C:\\\\DIR\\\\FILE.TXT\",error=\"Cannot find file:\\n\\\"FILE.TXT\\\"\"} "
+      "msdos_file_access_time_seconds{path=\"C:\\\\DIR\\\\FILE.TXT\",error=\"Cannot find "
+      "file:\\n\\\"FILE.TXT\\\"\"} "
       "1.458255915e9\n"
       "# TYPE metric_without_timestamp_and_labels gauge\n"
       "metric_without_timestamp_and_labels 12.47\n"
@@ -44,8 +45,10 @@ TEST(PrometheusText, ParsesAFullExposition) {
   EXPECT_EQ(s.size(), 14u);
   EXPECT_EQ(s.at(R"(http_requests_total{code="200",method="post"})"), 1027);
   EXPECT_EQ(s.at(R"(http_requests_total{code="400",method="post"})"), 3);
-  EXPECT_EQ(s.at(R"(msdos_file_access_time_seconds{error="Cannot find file:\n\"FILE.TXT\"",path="C:\\DIR\\FILE.TXT"})"),
-            1.458255915e9);
+  EXPECT_EQ(
+      s.at(
+          R"(msdos_file_access_time_seconds{error="Cannot find file:\n\"FILE.TXT\"",path="C:\\DIR\\FILE.TXT"})"),
+      1.458255915e9);
   EXPECT_EQ(s.at("metric_without_timestamp_and_labels"), 12.47);
   EXPECT_EQ(s.at(R"(something_weird{problem="division by zero"})"), std::numeric_limits<double>::infinity());
   EXPECT_EQ(s.at(R"(http_request_duration_seconds_bucket{le="+Inf"})"), 144320);
@@ -67,7 +70,8 @@ TEST(PrometheusText, KeysSortLabelsAndEscapeValues) {
 TEST(PrometheusText, NumberForms) {
   auto s = parse_prometheus_text(
       "# TYPE n gauge\n"
-      "n{v=\"a\"} -1.5e-3\nn{v=\"b\"} .5\nn{v=\"c\"} 7.\nn{v=\"d\"} +2\nn{v=\"e\"} inf\nn{v=\"f\"} -Infinity\n"
+      "n{v=\"a\"} -1.5e-3\nn{v=\"b\"} .5\nn{v=\"c\"} 7.\nn{v=\"d\"} +2\nn{v=\"e\"} inf\nn{v=\"f\"} "
+      "-Infinity\n"
       "n{v=\"g\"} 1E3 -5\n");
   EXPECT_EQ(s.at(R"(n{v="a"})"), -1.5e-3);
   EXPECT_EQ(s.at(R"(n{v="b"})"), 0.5);

@@ -20,8 +20,8 @@
 
 #include "server_e2e_helpers.h"
 #include "server_fixture.h"
-#include "share_e2e_helpers.h"
 #include "service_processes.h"
+#include "share_e2e_helpers.h"
 #include "test_support.h"
 
 namespace cutout {
@@ -62,8 +62,7 @@ std::pair<int, bool> read_back(httplib::Client& c, const std::string& id, const 
 
 TEST(ScaleOutE2E, TwoInstancesBehindNginxShareOneRedisAndSurviveLosingOne) {
   RedisProcess redis;
-  const auto options =
-      with_args(share_e2e::server_args(redis.url(), {"--share-rate-per-minute", "0"}));
+  const auto options = with_args(share_e2e::server_args(redis.url(), {"--share-rate-per-minute", "0"}));
   ServerProcess a(options);
   ServerProcess b(options);
   NginxProcess nginx({a.port(), b.port()});

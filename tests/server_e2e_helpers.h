@@ -24,10 +24,10 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <zlib.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <zlib.h>
 
 #include "prometheus_text.h"
 #include "server_fixture.h"
@@ -93,7 +93,8 @@ inline std::string base64_decode(const std::string& in) {
 }
 
 inline uint32_t crc32(const std::string& data) {
-  return static_cast<uint32_t>(::crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+  return static_cast<uint32_t>(
+      ::crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
 }
 
 inline std::string be32(uint32_t v) {

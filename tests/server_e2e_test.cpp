@@ -491,12 +491,14 @@ TEST(ServerE2E, SlowRequestsTimeOutWith504AndStreamsEndWithAnErrorEvent) {
   ASSERT_LT(timeout_line, lines.size()) << server.log_text();
   expect_request_log_line(lines[timeout_line], "POST", "/api/v2/process?effects=color", 504);
   const size_t stream_line = index_of(lines, [](const json& l) {
-    return l.value("error_code", "") == "timeout" && l["httpRequest"].value("requestUrl", "").find("stream") != std::string::npos;
+    return l.value("error_code", "") == "timeout" &&
+           l["httpRequest"].value("requestUrl", "").find("stream") != std::string::npos;
   });
   ASSERT_LT(stream_line, lines.size()) << server.log_text();
   expect_request_log_line(lines[stream_line], "POST", "/api/v2/process?stream=true&effects=color", 200, 504);
   EXPECT_EQ(lines[stream_line].value("message", ""), "POST /api/v2/process 504");
-  EXPECT_GT(std::stoll(lines[stream_line]["httpRequest"].value("responseSize", "0")), 0) << lines[stream_line];
+  EXPECT_GT(std::stoll(lines[stream_line]["httpRequest"].value("responseSize", "0")), 0)
+      << lines[stream_line];
 }
 
 // A full queue answers 429 at once; a client that leaves while queued frees its place.

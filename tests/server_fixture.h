@@ -3,8 +3,8 @@
 //
 // ServerProcess starts `cutout serve --host 127.0.0.1 --port 0 --data-dir <its temp dir> <args>`
 // in a clean environment (no CUTOUT_*, PORT or GOOGLE_CLOUD_PROJECT from the caller, plus the given
-// variables), with stdout and stderr captured into files, reads the bound port from the "listening" log line, and waits for
-// /healthz (and /readyz, unless told not to). Its destructor kills the server if it still runs.
+// variables), with stdout and stderr captured into files, reads the bound port from the "listening" log line,
+// and waits for /healthz (and /readyz, unless told not to). Its destructor kills the server if it still runs.
 //
 // Thread-safety: the const functions (port, client, log reading, wait_ready) may be called from any
 // thread; signal() and wait_exit() from the owning thread. Lifetime: the child dies with the thread

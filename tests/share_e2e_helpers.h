@@ -30,9 +30,7 @@
 #include "service_processes.h"
 #include "test_support.h"
 
-
 namespace cutout::share_e2e {
-
 
 using namespace e2e;  // NOLINT: the tests' vocabulary
 namespace fs = std::filesystem;
@@ -81,13 +79,13 @@ struct Share {
 };
 
 inline httplib::Result upload_raw(httplib::Client& c, const std::string& bytes, const std::string& query = "",
-                           httplib::Headers headers = {},
-                           const std::string& type = "application/octet-stream") {
+                                  httplib::Headers headers = {},
+                                  const std::string& type = "application/octet-stream") {
   return post_image(c, "/api/v2/share-image" + query, bytes, std::move(headers), type);
 }
 
 inline httplib::Result upload_form(httplib::Client& c, const std::string& bytes, const std::string& ttl = "",
-                            httplib::Headers headers = {}, const std::string& field = "image") {
+                                   httplib::Headers headers = {}, const std::string& field = "image") {
   httplib::MultipartFormDataItems items = {{field, bytes, "picture.png", "image/png"}};
   if (!ttl.empty()) items.push_back({"ttl", ttl, "", ""});
   return c.Post("/api/v2/share-image", ua(std::move(headers)), items);
@@ -147,7 +145,7 @@ inline void expect_expiry(const Share& s, int64_t created_at, int64_t ttl_s) {
 
 // GET /s/{id}: checks the answer serves `bytes` as `mime` with the cache headers; returns the ETag.
 inline std::string expect_served(httplib::Client& c, const std::string& id, const std::string& bytes,
-                          const std::string& mime, int64_t max_age_limit_s) {
+                                 const std::string& mime, int64_t max_age_limit_s) {
   auto res = c.Get(("/s/" + id).c_str(), ua());
   if (!res) {
     ADD_FAILURE() << "no response: " << httplib::to_string(res.error());
@@ -181,7 +179,7 @@ struct RawResponse {
   std::string head, body;
 };
 inline RawResponse raw_request(int port, const std::string& method, const std::string& target,
-                        const std::string& extra_headers = "") {
+                               const std::string& extra_headers = "") {
   RawResponse out;
   const int fd = connect_to(port);
   if (fd < 0) return out;
@@ -262,6 +260,5 @@ inline bool eventually(Done done, std::chrono::milliseconds timeout = 10s) {
     std::this_thread::sleep_for(20ms);
   }
 }
-
 
 }  // namespace cutout::share_e2e

@@ -9,7 +9,7 @@
 namespace cutout {
 namespace {
 
-using namespace e2e;  // NOLINT: the tests' vocabulary
+using namespace e2e;        // NOLINT: the tests' vocabulary
 using namespace share_e2e;  // NOLINT
 namespace fs = std::filesystem;
 using testing::RedisProcess;

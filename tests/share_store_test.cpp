@@ -17,7 +17,8 @@ namespace {
 namespace fs = std::filesystem;
 
 int64_t now_unix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 ShareObject object_of(std::string data, int64_t expires_at) {
@@ -52,10 +53,11 @@ TEST(ShareIds, AreUrlSafeRandomAndOfFixedLength) {
 }
 
 TEST(ShareIds, HostileStringsAreNotIds) {
-  for (const std::string& s : std::initializer_list<std::string>{"", "..", "../../etc/passwd", "..%2f..%2fetc%2fpasswd", "abcdefghijklmnopqrstu",
-                              "abcdefghijklmnopqrstuvw", "abcdefghijklmnopqrst/v", "abcdefghijklmnopqrst.v",
-                              "abcdefghijklmnopqrst+/", "abcdefghijklmnopqrst\\u", std::string(22, '\0'),
-                              "abcdefghijklmnopqrs\xc3\xa9"}) {
+  for (const std::string& s : std::initializer_list<std::string>{
+           "", "..", "../../etc/passwd", "..%2f..%2fetc%2fpasswd", "abcdefghijklmnopqrstu",
+           "abcdefghijklmnopqrstuvw", "abcdefghijklmnopqrst/v", "abcdefghijklmnopqrst.v",
+           "abcdefghijklmnopqrst+/", "abcdefghijklmnopqrst\\u", std::string(22, '\0'),
+           "abcdefghijklmnopqrs\xc3\xa9"}) {
     EXPECT_FALSE(is_share_id(s)) << s;
   }
   EXPECT_TRUE(is_share_id("abcdefghijklmnopqrst-_"));
@@ -147,8 +149,9 @@ TEST(FileShareStore, DamagedRecordsAreNotServed) {
 }
 
 TEST(ShareStoreSpec, BadSpecsAreRefused) {
-  for (const std::string& spec : std::initializer_list<std::string>{"", "file:", "s3://bucket", "redis://", "redis://host:notaport/0", "redis://host:6379/x",
-                                 "redis://host:70000/0"}) {
+  for (const std::string& spec :
+       std::initializer_list<std::string>{"", "file:", "s3://bucket", "redis://", "redis://host:notaport/0",
+                                          "redis://host:6379/x", "redis://host:70000/0"}) {
     EXPECT_THROW(open_share_store(spec), std::invalid_argument) << spec;
   }
   EXPECT_NO_THROW(open_share_store("redis://127.0.0.1:1/0")) << "Redis is reached lazily";

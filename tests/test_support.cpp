@@ -1,19 +1,27 @@
 #include "test_support.h"
 
+#include <sys/wait.h>
 #include <cstdio>
 #include <fstream>
 #include <random>
 #include <stdexcept>
-#include <sys/wait.h>
 
 #include <opencv2/imgproc.hpp>
 
 namespace cutout::testing {
 
-std::filesystem::path source_dir() { return CUTOUT_SOURCE_DIR; }
-std::filesystem::path eval_dir() { return std::filesystem::weakly_canonical(CUTOUT_EVAL_DIR); }
-std::filesystem::path test_models_dir() { return CUTOUT_TEST_MODELS_DIR; }
-std::filesystem::path cutout_binary() { return CUTOUT_BINARY; }
+std::filesystem::path source_dir() {
+  return CUTOUT_SOURCE_DIR;
+}
+std::filesystem::path eval_dir() {
+  return std::filesystem::weakly_canonical(CUTOUT_EVAL_DIR);
+}
+std::filesystem::path test_models_dir() {
+  return CUTOUT_TEST_MODELS_DIR;
+}
+std::filesystem::path cutout_binary() {
+  return CUTOUT_BINARY;
+}
 
 std::vector<uint8_t> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -48,10 +56,8 @@ cv::Mat make_test_rgb(int width, int height) {
                          static_cast<uint8_t>((x * 7 + y * 3) & 0xff));
     }
   }
-  cv::circle(img, {width / 2, height / 2}, std::min(width, height) / 4, cv::Scalar(250, 40, 40),
-             cv::FILLED);
-  cv::rectangle(img, {width / 8, height / 8}, {width / 4, height / 3}, cv::Scalar(20, 200, 60),
-                cv::FILLED);
+  cv::circle(img, {width / 2, height / 2}, std::min(width, height) / 4, cv::Scalar(250, 40, 40), cv::FILLED);
+  cv::rectangle(img, {width / 8, height / 8}, {width / 4, height / 3}, cv::Scalar(20, 200, 60), cv::FILLED);
   return img;
 }
 

@@ -1,12 +1,12 @@
 #include "cli/cli_common.h"
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <random>
-#include <unistd.h>
 
 #include <opencv2/core/utility.hpp>
 
@@ -25,7 +25,8 @@ void reexec_with_huge_page_malloc(char** argv) {
   // made session creation 1.85 s instead of 0.5 s.
   constexpr const char* kTunable = "glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1";
   const char* current = std::getenv("GLIBC_TUNABLES");
-  if (std::getenv("CUTOUT_NO_HUGE_PAGES") || (current && std::strstr(current, "glibc.malloc.hugetlb"))) return;
+  if (std::getenv("CUTOUT_NO_HUGE_PAGES") || (current && std::strstr(current, "glibc.malloc.hugetlb")))
+    return;
   const std::string value = current && *current ? std::string(current) + ":" + kTunable : kTunable;
   if (setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0) return;
   execv("/proc/self/exe", argv);
@@ -37,7 +38,8 @@ void ModelOptions::add_to(CLI::App& app) {
   app.add_option("--model", model, "built-in model name (isnet, isnet-int8) or path to an .onnx file")
       ->capture_default_str();
   app.add_option("--model-kind", kind, "kind of a model file: isnet or inspyrenet");
-  app.add_option("--base-size", base_size, "input side for inspyrenet models with dynamic input (e.g. 384, 1024)");
+  app.add_option("--base-size", base_size,
+                 "input side for inspyrenet models with dynamic input (e.g. 384, 1024)");
   app.add_option("--threads", threads,
                  "inference threads (default: $CUTOUT_THREADS, $OMP_NUM_THREADS, cores within the "
                  "container's CPU limit)")

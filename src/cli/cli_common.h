@@ -39,7 +39,7 @@ struct ModelOptions {
   std::string device = "cpu";
 
   void add_to(CLI::App& app);
-  ModelDescriptor descriptor() const;   // throws Error(kInvalidArgument)
+  ModelDescriptor descriptor() const;  // throws Error(kInvalidArgument)
   SessionConfig session_config() const;
   // OpenCV's threads (effects, resizing) follow --threads when it is given.
   void apply_cv_threads() const;

@@ -108,9 +108,12 @@ int run_bench(const BenchArgs& args) {
         {"ort_opt_level", args.opt_level},
         {"model_load_ms", load_ms},
         {"first_inference_ms", first_ms},
-        {"bare_run_ms", {{"median", bare_ms}, {"min", *std::min_element(bare.begin(), bare.end())}, {"all", bare}}},
+        {"bare_run_ms",
+         {{"median", bare_ms}, {"min", *std::min_element(bare.begin(), bare.end())}, {"all", bare}}},
         {"pipeline_ms",
-         {{"median", pipeline_ms}, {"min", *std::min_element(pipeline.begin(), pipeline.end())}, {"all", pipeline}}},
+         {{"median", pipeline_ms},
+          {"min", *std::min_element(pipeline.begin(), pipeline.end())},
+          {"all", pipeline}}},
         {"stages_median_ms",
          {{"decode", median(decode)},
           {"preprocess", median(preprocess)},
@@ -136,10 +139,11 @@ int run_bench(const BenchArgs& args) {
               *std::min_element(bare.begin(), bare.end()));
   std::printf("pipeline     median %.0f ms = %.3f x bare run (%s, %zu bytes out)\n", pipeline_ms, ratio,
               args.format.c_str(), output_bytes);
-  std::printf("  stages     decode %.1f, preprocess %.1f, inference %.1f, postprocess %.1f, compose %.1f, "
-              "effects %.1f, encode %.1f ms\n",
-              median(decode), median(preprocess), median(inference), median(postprocess), median(compose),
-              median(effects), median(encode));
+  std::printf(
+      "  stages     decode %.1f, preprocess %.1f, inference %.1f, postprocess %.1f, compose %.1f, "
+      "effects %.1f, encode %.1f ms\n",
+      median(decode), median(preprocess), median(inference), median(postprocess), median(compose),
+      median(effects), median(encode));
   std::printf("peak RSS     %.0f MB\n", static_cast<double>(peak_rss) / 1e6);
   if (args.price_per_hour > 0) {
     std::printf("cost         $%.6f per image at $%.4f/h\n", cost, args.price_per_hour);
@@ -151,7 +155,8 @@ int run_bench(const BenchArgs& args) {
 
 void add_bench_command(CLI::App& app, int& exit_status) {
   auto args = std::make_shared<BenchArgs>();
-  CLI::App* cmd = app.add_subcommand("bench", "time model load, first run, bare inference and the whole pipeline");
+  CLI::App* cmd =
+      app.add_subcommand("bench", "time model load, first run, bare inference and the whole pipeline");
   cmd->add_option("--image", args->image, "photo to run on")->required();
   cmd->add_option("--runs", args->runs, "timed runs of each kind")->capture_default_str();
   cmd->add_option("--format", args->format, "output format of the pipeline runs")->capture_default_str();
@@ -160,10 +165,12 @@ void add_bench_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--price-per-hour", args->price_per_hour,
                   "instance price in USD per hour, to report the cost per image")
       ->envname("CUTOUT_PRICE_PER_HOUR");
-  cmd->add_option("--ort-arena", args->arena, "ONNX Runtime CPU memory arena: on or off")->capture_default_str();
+  cmd->add_option("--ort-arena", args->arena, "ONNX Runtime CPU memory arena: on or off")
+      ->capture_default_str();
   cmd->add_option("--ort-mem-pattern", args->mem_pattern, "ONNX Runtime memory pattern: on or off")
       ->capture_default_str();
-  cmd->add_option("--ort-opt-level", args->opt_level, "ONNX Runtime graph optimisation: basic, extended or all")
+  cmd->add_option("--ort-opt-level", args->opt_level,
+                  "ONNX Runtime graph optimisation: basic, extended or all")
       ->capture_default_str();
   args->model.add_to(*cmd);
   set_command_run(*cmd, exit_status, "bench", [args] { return run_bench(*args); });

@@ -49,7 +49,8 @@ std::map<std::string, fs::path> files_by_stem(const std::string& dir) {
   if (!fs::is_directory(dir, ec)) throw Error(ErrorCode::kInvalidArgument, "not a folder: " + dir);
   std::map<std::string, fs::path> out;
   for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.is_regular_file() && is_image_file(entry.path())) out[entry.path().stem().string()] = entry.path();
+    if (entry.is_regular_file() && is_image_file(entry.path()))
+      out[entry.path().stem().string()] = entry.path();
   }
   return out;
 }
@@ -105,8 +106,8 @@ int run_eval(const EvalArgs& args) {
       }
       rows.push_back({stem, score_matte(alpha, truth), ms});
       if (!args.json) {
-        std::printf("%-24s MAE %.4f  IoU %.4f  boundary IoU %.4f  %6.0f ms\n", stem.c_str(), rows.back().score.mae,
-                    rows.back().score.iou, rows.back().score.boundary_iou, ms);
+        std::printf("%-24s MAE %.4f  IoU %.4f  boundary IoU %.4f  %6.0f ms\n", stem.c_str(),
+                    rows.back().score.mae, rows.back().score.iou, rows.back().score.boundary_iou, ms);
       }
     } catch (const std::exception& e) {
       ++failures;
@@ -146,7 +147,8 @@ int run_eval(const EvalArgs& args) {
 
 void add_eval_command(CLI::App& app, int& exit_status) {
   auto args = std::make_shared<EvalArgs>();
-  CLI::App* cmd = app.add_subcommand("eval", "score cut-outs against ground-truth masks (MAE, IoU, boundary IoU)");
+  CLI::App* cmd =
+      app.add_subcommand("eval", "score cut-outs against ground-truth masks (MAE, IoU, boundary IoU)");
   cmd->add_option("--images", args->images, "folder of photos")->required();
   cmd->add_option("--masks", args->masks, "folder of masks with the same names (0 bg, 255 fg, 128 ignored)")
       ->required();

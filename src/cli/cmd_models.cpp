@@ -23,7 +23,8 @@ std::string check_model(const ModelDescriptor& d) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(d.path, ec)) return "missing";
   const auto size = std::filesystem::file_size(d.path, ec);
-  if (size != d.bytes) return "size mismatch (" + std::to_string(size) + " bytes, expected " + std::to_string(d.bytes) + ")";
+  if (size != d.bytes)
+    return "size mismatch (" + std::to_string(size) + " bytes, expected " + std::to_string(d.bytes) + ")";
   const std::string digest = sha256_file_hex(d.path);
   if (digest != d.sha256) return "sha256 mismatch (" + digest + ")";
   return "ok";
@@ -67,7 +68,8 @@ void add_models_command(CLI::App& app, int& exit_status) {
   auto args = std::make_shared<ModelsArgs>();
   CLI::App* cmd = app.add_subcommand("models", "list the built-in models and verify their files (sha256)");
   cmd->add_flag("--json", args->json, "print JSON");
-  cmd->add_option("--models-dir", args->models_dir, "folder of the model files (default: $CUTOUT_MODELS_DIR or the build's)");
+  cmd->add_option("--models-dir", args->models_dir,
+                  "folder of the model files (default: $CUTOUT_MODELS_DIR or the build's)");
   set_command_run(*cmd, exit_status, "models", [args] { return run_models(*args); });
 }
 

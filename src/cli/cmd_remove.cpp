@@ -97,8 +97,10 @@ class OutputPlan {
       p.replace_extension();
     }
     if (output == "mask") return p += ".mask.png";
-    if (per_effect_) p += "." + output;
-    else if (default_dir_) p += ".cutout";
+    if (per_effect_)
+      p += "." + output;
+    else if (default_dir_)
+      p += ".cutout";
     return p += "." + std::string(output_extension(format_));
   }
 
@@ -230,7 +232,8 @@ int run_remove(const RemoveArgs& args) {
   if (!args.effects.empty()) options.effects = parse_effect_list(args.effects);
   for (const std::string& p : args.params) {
     const size_t eq = p.find('=');
-    if (eq == std::string::npos) throw Error(ErrorCode::kInvalidArgument, "--param wants NAME=VALUE, got '" + p + "'");
+    if (eq == std::string::npos)
+      throw Error(ErrorCode::kInvalidArgument, "--param wants NAME=VALUE, got '" + p + "'");
     set_effect_param(options.effect_params, p.substr(0, eq), p.substr(eq + 1));
   }
   effective_background(options);  // bad options fail before the model loads
@@ -295,12 +298,14 @@ void add_remove_command(CLI::App& app, int& exit_status) {
                   "transparent, white, black, #RRGGBB or #RRGGBBAA (default: transparent; white for jpeg)");
   cmd->add_option("--effects", args->effects,
                   "comma list of color, bw, popart, dither: one file each, <name>.<effect>.<ext>");
-  cmd->add_option("--param", args->params,
-                  "effect parameter NAME=VALUE (repeatable): bw_strength=0..2, popart_palette=warhol|electric|"
-                  "sunset|mint, popart_grid=1x1|2x2, popart_background=transparent|palette, "
-                  "dither_method=floyd|atkinson|bayer");
+  cmd->add_option(
+      "--param", args->params,
+      "effect parameter NAME=VALUE (repeatable): bw_strength=0..2, popart_palette=warhol|electric|"
+      "sunset|mint, popart_grid=1x1|2x2, popart_background=transparent|palette, "
+      "dither_method=floyd|atkinson|bayer");
   cmd->add_flag("--mask", args->mask, "also write the alpha matte as <name>.mask.png");
-  cmd->add_option("--max-pixels", args->max_pixels, "refuse images with more pixels (checked from the header)")
+  cmd->add_option("--max-pixels", args->max_pixels,
+                  "refuse images with more pixels (checked from the header)")
       ->capture_default_str();
   cmd->add_flag("-q,--quiet", args->quiet, "no progress bar or summary");
   cmd->add_option("--shard", args->shard,

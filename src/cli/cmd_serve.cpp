@@ -33,7 +33,8 @@ void apply_cloud_run_port(ServeConfig& config, const CLI::App& cmd) {
     if (const char* port = std::getenv("PORT"); port && *port) {
       char* end = nullptr;
       const long p = std::strtol(port, &end, 10);
-      if (!end || *end || p < 1 || p > 65535) throw Error(ErrorCode::kInvalidArgument, "PORT must be 1-65535");
+      if (!end || *end || p < 1 || p > 65535)
+        throw Error(ErrorCode::kInvalidArgument, "PORT must be 1-65535");
       config.port = static_cast<int>(p);
     }
   }
@@ -48,7 +49,7 @@ std::unique_ptr<server::ShareStore> open_configured_share_store(ServeConfig& con
   if (config.data_dir.empty()) {
     const char* xdg = std::getenv("XDG_DATA_HOME");
     const char* home = std::getenv("HOME");
-    config.data_dir = xdg && *xdg ? std::string(xdg) + "/cutout"
+    config.data_dir = xdg && *xdg     ? std::string(xdg) + "/cutout"
                       : home && *home ? std::string(home) + "/.local/share/cutout"
                                       : std::string("cutout-data");
   }
@@ -195,12 +196,17 @@ void add_serve_command(CLI::App& app, int& exit_status) {
   // The table: flag, variable, help. Bad values (from either) stop the start with a message.
   cmd->add_option("--host", c.host, "address to listen on")->envname("CUTOUT_HOST")->capture_default_str();
   cmd->add_option("--port", c.port, "port (also Cloud Run's PORT)")
-      ->envname("CUTOUT_PORT")->check(CLI::Range(0, 65535))->capture_default_str();
-  cmd->add_option("--model", c.model, "built-in model name or .onnx path")->envname("CUTOUT_MODEL")
+      ->envname("CUTOUT_PORT")
+      ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  cmd->add_option("--model-kind", c.model_kind, "isnet or inspyrenet (for a path)")->envname("CUTOUT_MODEL_KIND");
+  cmd->add_option("--model", c.model, "built-in model name or .onnx path")
+      ->envname("CUTOUT_MODEL")
+      ->capture_default_str();
+  cmd->add_option("--model-kind", c.model_kind, "isnet or inspyrenet (for a path)")
+      ->envname("CUTOUT_MODEL_KIND");
   cmd->add_option("--base-size", c.base_size, "input side of a dynamic inspyrenet model")
-      ->envname("CUTOUT_BASE_SIZE")->check(CLI::Range(0, 4096));
+      ->envname("CUTOUT_BASE_SIZE")
+      ->check(CLI::Range(0, 4096));
   cmd->add_option("--threads", c.threads,
                   "inference threads (default $CUTOUT_THREADS, $OMP_NUM_THREADS, cores within the "
                   "container's CPU limit)")
@@ -208,21 +214,37 @@ void add_serve_command(CLI::App& app, int& exit_status) {
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--device", c.device, "cpu or cuda")->envname("CUTOUT_DEVICE")->capture_default_str();
   cmd->add_option("--max-body-bytes", c.max_body_bytes, "largest request body")
-      ->envname("CUTOUT_MAX_BODY_BYTES")->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))->capture_default_str();
+      ->envname("CUTOUT_MAX_BODY_BYTES")
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))
+      ->capture_default_str();
   cmd->add_option("--max-pixels", c.max_pixels, "largest image, in pixels (checked from the header)")
-      ->envname("CUTOUT_MAX_PIXELS")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))->capture_default_str();
+      ->envname("CUTOUT_MAX_PIXELS")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
+      ->capture_default_str();
   cmd->add_option("--max-output-side", c.max_output_side, "cap on the outputs' longest side")
-      ->envname("CUTOUT_MAX_OUTPUT_SIDE")->check(CLI::Range(16, 65535))->capture_default_str();
+      ->envname("CUTOUT_MAX_OUTPUT_SIDE")
+      ->check(CLI::Range(16, 65535))
+      ->capture_default_str();
   cmd->add_option("--queue-limit", c.queue_limit, "process requests that may wait for inference")
-      ->envname("CUTOUT_QUEUE_LIMIT")->check(CLI::Range(0, 10000))->capture_default_str();
+      ->envname("CUTOUT_QUEUE_LIMIT")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
   cmd->add_option("--inference-concurrency", c.inference_concurrency, "inferences at once")
-      ->envname("CUTOUT_INFERENCE_CONCURRENCY")->check(CLI::Range(1, 64))->capture_default_str();
+      ->envname("CUTOUT_INFERENCE_CONCURRENCY")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   cmd->add_option("--request-timeout-ms", c.request_timeout_ms, "deadline of a process request (504)")
-      ->envname("CUTOUT_REQUEST_TIMEOUT_MS")->check(CLI::Range(100, 3'600'000))->capture_default_str();
+      ->envname("CUTOUT_REQUEST_TIMEOUT_MS")
+      ->check(CLI::Range(100, 3'600'000))
+      ->capture_default_str();
   cmd->add_option("--ready-wait-ms", c.ready_wait_ms, "how long /api/v2/warmup waits for the model")
-      ->envname("CUTOUT_READY_WAIT_MS")->check(CLI::Range(0, 600'000))->capture_default_str();
+      ->envname("CUTOUT_READY_WAIT_MS")
+      ->check(CLI::Range(0, 600'000))
+      ->capture_default_str();
   cmd->add_option("--drain-timeout-ms", c.drain_timeout_ms, "SIGTERM: time allowed to finish in-flight work")
-      ->envname("CUTOUT_DRAIN_TIMEOUT_MS")->check(CLI::Range(0, 600'000))->capture_default_str();
+      ->envname("CUTOUT_DRAIN_TIMEOUT_MS")
+      ->check(CLI::Range(0, 600'000))
+      ->capture_default_str();
   cmd->add_option("--http-threads", c.http_threads, "requests handled at once (slow clients hold none)")
       ->envname("CUTOUT_HTTP_THREADS")
       ->check(CLI::Range(2, 4096))
@@ -250,35 +272,55 @@ void add_serve_command(CLI::App& app, int& exit_status) {
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
   cmd->add_option("--ort-spin-us", c.ort_spin_us, "microseconds idle inference threads spin before sleeping")
-      ->envname("CUTOUT_ORT_SPIN_US")->check(CLI::Range(0, 100'000))->capture_default_str();
+      ->envname("CUTOUT_ORT_SPIN_US")
+      ->check(CLI::Range(0, 100'000))
+      ->capture_default_str();
   cmd->add_option("--api-key", c.api_key, "require this key on /api/* (Authorization: Bearer KEY)")
       ->envname("CUTOUT_API_KEY");
-  cmd->add_option("--log-level", c.log_level, "debug, info, warning or error")->envname("CUTOUT_LOG_LEVEL")
+  cmd->add_option("--log-level", c.log_level, "debug, info, warning or error")
+      ->envname("CUTOUT_LOG_LEVEL")
       ->capture_default_str();
   cmd->add_option("--trace-project", c.trace_project, "Google Cloud project, for trace fields in logs")
       ->envname("GOOGLE_CLOUD_PROJECT");
   cmd->add_option("--price-per-hour", c.price_per_hour, "instance price in USD per hour (cost per image)")
-      ->envname("CUTOUT_PRICE_PER_HOUR")->check(CLI::Range(0.0, 1e6));
+      ->envname("CUTOUT_PRICE_PER_HOUR")
+      ->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--data-dir", c.data_dir, "where the default file share store lives")
       ->envname("CUTOUT_DATA_DIR");
-  cmd->add_option("--share-store", c.share_store, "file:DIR, redis://host:port/db or none (default file:DATA_DIR/shares)")
+  cmd->add_option("--share-store", c.share_store,
+                  "file:DIR, redis://host:port/db or none (default file:DATA_DIR/shares)")
       ->envname("CUTOUT_SHARE_STORE");
   cmd->add_option("--share-max-bytes", c.share_max_bytes, "largest shared image")
-      ->envname("CUTOUT_SHARE_MAX_BYTES")->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))->capture_default_str();
+      ->envname("CUTOUT_SHARE_MAX_BYTES")
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))
+      ->capture_default_str();
   cmd->add_option("--share-ttl-s", c.share_ttl_s, "default lifetime of a shared image, seconds")
-      ->envname("CUTOUT_SHARE_TTL_S")->check(CLI::Range(int64_t{1}, int64_t{10} * 365 * 86400))->capture_default_str();
+      ->envname("CUTOUT_SHARE_TTL_S")
+      ->check(CLI::Range(int64_t{1}, int64_t{10} * 365 * 86400))
+      ->capture_default_str();
   cmd->add_option("--share-max-ttl-s", c.share_max_ttl_s, "longest lifetime a client may ask for, seconds")
-      ->envname("CUTOUT_SHARE_MAX_TTL_S")->check(CLI::Range(int64_t{1}, int64_t{10} * 365 * 86400))->capture_default_str();
-  cmd->add_option("--share-rate-per-minute", c.share_rate_per_minute, "share uploads per client address (0: no limit)")
-      ->envname("CUTOUT_SHARE_RATE_PER_MINUTE")->check(CLI::Range(0.0, 1e6))->capture_default_str();
-  cmd->add_option("--share-sweep-interval-s", c.share_sweep_interval_s, "how often expired shares are removed")
-      ->envname("CUTOUT_SHARE_SWEEP_INTERVAL_S")->check(CLI::Range(1, 86400))->capture_default_str();
-  cmd->add_flag("--trust-forwarded-for", c.trust_forwarded_for, "client address from X-Forwarded-For (behind a proxy)")
+      ->envname("CUTOUT_SHARE_MAX_TTL_S")
+      ->check(CLI::Range(int64_t{1}, int64_t{10} * 365 * 86400))
+      ->capture_default_str();
+  cmd->add_option("--share-rate-per-minute", c.share_rate_per_minute,
+                  "share uploads per client address (0: no limit)")
+      ->envname("CUTOUT_SHARE_RATE_PER_MINUTE")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  cmd->add_option("--share-sweep-interval-s", c.share_sweep_interval_s,
+                  "how often expired shares are removed")
+      ->envname("CUTOUT_SHARE_SWEEP_INTERVAL_S")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cmd->add_flag("--trust-forwarded-for", c.trust_forwarded_for,
+                "client address from X-Forwarded-For (behind a proxy)")
       ->envname("CUTOUT_TRUST_FORWARDED_FOR");
   cmd->add_option("--public-url", c.public_url, "base URL of share links (default: from the Host header)")
       ->envname("CUTOUT_PUBLIC_URL");
-  cmd->add_option("--web-dir", c.web_dir, "serve the page from this folder, not the embedded copy (development)")
-      ->envname("CUTOUT_WEB_DIR")->check(CLI::ExistingDirectory);
+  cmd->add_option("--web-dir", c.web_dir,
+                  "serve the page from this folder, not the embedded copy (development)")
+      ->envname("CUTOUT_WEB_DIR")
+      ->check(CLI::ExistingDirectory);
   set_command_run(*cmd, exit_status, "serve", [config, cmd] { return run_serve(*config, *cmd); });
 }
 

@@ -36,7 +36,9 @@ extern "C" const char* __lsan_default_suppressions() {
 #if defined(__SANITIZE_THREAD__)
 // The longest access history: the other side of a report in OpenCV's TBB workers is otherwise
 // often lost ("failed to restore the stack"), and the suppressions above cannot match it.
-extern "C" const char* __tsan_default_options() { return "history_size=7"; }
+extern "C" const char* __tsan_default_options() {
+  return "history_size=7";
+}
 extern "C" const char* __tsan_default_suppressions() {
   return "called_from_lib:libonnxruntime.so\nrace:libonnxruntime.so\n"
          "race:ParallelLoopBodyLambdaWrapper\nrace:libtbb.so\nrace:libopencv_core.so\n"

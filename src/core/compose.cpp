@@ -42,14 +42,15 @@ Rgba parse_background(std::string_view text) {
     bool ok = true;
     for (size_t i = 1; i < lower.size(); i += 2) {
       int hi = hex_value(lower[i]), lo = hex_value(lower[i + 1]);
-      if (hi < 0 || lo < 0) ok = false;
-      else v[(i - 1) / 2] = static_cast<uint8_t>(hi * 16 + lo);
+      if (hi < 0 || lo < 0)
+        ok = false;
+      else
+        v[(i - 1) / 2] = static_cast<uint8_t>(hi * 16 + lo);
     }
     if (ok) return {v[0], v[1], v[2], v[3]};
   }
-  throw Error(ErrorCode::kInvalidArgument,
-              "invalid background '" + std::string(text) +
-                  "' (allowed: transparent, white, black, #RRGGBB, #RRGGBBAA)");
+  throw Error(ErrorCode::kInvalidArgument, "invalid background '" + std::string(text) +
+                                               "' (allowed: transparent, white, black, #RRGGBB, #RRGGBBAA)");
 }
 
 namespace {
@@ -78,8 +79,10 @@ cv::Mat cut_out(const cv::Mat& image, const cv::Mat& matte) {
   const bool rgba = image.channels() == 4;
   cv::parallel_for_(cv::Range(0, image.rows), [&](const cv::Range& rows) {
     for (int y = rows.start; y < rows.end; ++y) {
-      if (rgba) cut_out_row<4>(image.ptr<uint8_t>(y), matte.ptr<uint8_t>(y), out.ptr<uint8_t>(y), image.cols);
-      else cut_out_row<3>(image.ptr<uint8_t>(y), matte.ptr<uint8_t>(y), out.ptr<uint8_t>(y), image.cols);
+      if (rgba)
+        cut_out_row<4>(image.ptr<uint8_t>(y), matte.ptr<uint8_t>(y), out.ptr<uint8_t>(y), image.cols);
+      else
+        cut_out_row<3>(image.ptr<uint8_t>(y), matte.ptr<uint8_t>(y), out.ptr<uint8_t>(y), image.cols);
     }
   });
   return out;
@@ -100,7 +103,8 @@ namespace {
 
 // One row of an opaque composite; compile-time channels so that the loop vectorises.
 template <int kChannels>
-void composite_opaque_row(const uint8_t* src, const uint8_t* m, uint8_t* dst, int width, const uint32_t bgc[3]) {
+void composite_opaque_row(const uint8_t* src, const uint8_t* m, uint8_t* dst, int width,
+                          const uint32_t bgc[3]) {
   for (int x = 0; x < width; ++x, src += kChannels, dst += 3) {
     uint32_t a = m[x];
     if constexpr (kChannels == 4) a = mul_div255(a * src[3]);
@@ -136,9 +140,12 @@ cv::Mat composite_rows(const cv::Mat& image, MatteRow matte_row, Rgba bg) {
       const uint8_t* src = image.ptr<uint8_t>(y);
       const uint8_t* m = matte_row(y);
       uint8_t* dst = out.ptr<uint8_t>(y);
-      if (!opaque) composite_translucent_row(src, channels, m, dst, image.cols, bgc, bg.a);
-      else if (channels == 4) composite_opaque_row<4>(src, m, dst, image.cols, bgc);
-      else composite_opaque_row<3>(src, m, dst, image.cols, bgc);
+      if (!opaque)
+        composite_translucent_row(src, channels, m, dst, image.cols, bgc, bg.a);
+      else if (channels == 4)
+        composite_opaque_row<4>(src, m, dst, image.cols, bgc);
+      else
+        composite_opaque_row<3>(src, m, dst, image.cols, bgc);
     }
   });
   return out;
@@ -149,7 +156,8 @@ cv::Mat composite_rows(const cv::Mat& image, MatteRow matte_row, Rgba bg) {
 cv::Mat composite(const cv::Mat& image, const cv::Mat& matte, Rgba bg) {
   check_inputs(image, matte);
   if (bg.a == 0) return cut_out(image, matte);
-  return composite_rows(image, [&](int y) { return matte.ptr<uint8_t>(y); }, bg);
+  return composite_rows(
+      image, [&](int y) { return matte.ptr<uint8_t>(y); }, bg);
 }
 
 cv::Mat shrink_rgba(const cv::Mat& rgba, cv::Size size) {
@@ -176,7 +184,8 @@ cv::Mat shrink_rgba(const cv::Mat& rgba, cv::Size size) {
       uint8_t* dst = out.ptr<uint8_t>(y);
       for (int x = 0; x < size.width * 4; x += 4) {
         const uint32_t a = (src[x + 3] + 128) / 257;
-        for (int c = 0; c < 3; ++c) dst[x + c] = a ? static_cast<uint8_t>(std::min<uint32_t>(255, (src[x + c] + a / 2) / a)) : 0;
+        for (int c = 0; c < 3; ++c)
+          dst[x + c] = a ? static_cast<uint8_t>(std::min<uint32_t>(255, (src[x + c] + a / 2) / a)) : 0;
         dst[x + 3] = static_cast<uint8_t>(a);
       }
     }
@@ -189,7 +198,8 @@ cv::Mat flatten(const cv::Mat& rgba, Rgba bg) {
   if (bg.a == 0) return rgba.clone();
   // The image's own alpha is multiplied by an all-opaque matte row.
   const std::vector<uint8_t> opaque_row(static_cast<size_t>(rgba.cols), 255);
-  return composite_rows(rgba, [&](int) { return opaque_row.data(); }, bg);
+  return composite_rows(
+      rgba, [&](int) { return opaque_row.data(); }, bg);
 }
 
 }  // namespace cutout

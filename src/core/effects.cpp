@@ -37,10 +37,14 @@ std::string trim(std::string_view s) {
 
 std::string_view effect_name(Effect effect) {
   switch (effect) {
-    case Effect::kColor: return "color";
-    case Effect::kBw: return "bw";
-    case Effect::kPopart: return "popart";
-    case Effect::kDither: return "dither";
+    case Effect::kColor:
+      return "color";
+    case Effect::kBw:
+      return "bw";
+    case Effect::kPopart:
+      return "popart";
+    case Effect::kDither:
+      return "dither";
   }
   return "color";
 }
@@ -104,21 +108,31 @@ void set_effect_param(EffectParams& params, std::string_view name, std::string_v
     if (std::find(names.begin(), names.end(), value) == names.end()) bad_value(name, value, join(names));
     params.popart_palette = std::string(value);
   } else if (name == "popart_grid") {
-    if (value == "1x1" || value == "1") params.popart_grid = 1;
-    else if (value == "2x2" || value == "2") params.popart_grid = 2;
-    else bad_value(name, value, "1x1, 2x2");
+    if (value == "1x1" || value == "1")
+      params.popart_grid = 1;
+    else if (value == "2x2" || value == "2")
+      params.popart_grid = 2;
+    else
+      bad_value(name, value, "1x1, 2x2");
   } else if (name == "popart_background") {
-    if (value == "transparent") params.popart_transparent = true;
-    else if (value == "palette") params.popart_transparent = false;
-    else bad_value(name, value, "transparent, palette");
+    if (value == "transparent")
+      params.popart_transparent = true;
+    else if (value == "palette")
+      params.popart_transparent = false;
+    else
+      bad_value(name, value, "transparent, palette");
   } else if (name == "dither_method") {
-    if (value == "floyd") params.dither_method = DitherMethod::kFloyd;
-    else if (value == "atkinson") params.dither_method = DitherMethod::kAtkinson;
-    else if (value == "bayer") params.dither_method = DitherMethod::kBayer;
-    else bad_value(name, value, "floyd, atkinson, bayer");
+    if (value == "floyd")
+      params.dither_method = DitherMethod::kFloyd;
+    else if (value == "atkinson")
+      params.dither_method = DitherMethod::kAtkinson;
+    else if (value == "bayer")
+      params.dither_method = DitherMethod::kBayer;
+    else
+      bad_value(name, value, "floyd, atkinson, bayer");
   } else {
-    throw Error(ErrorCode::kInvalidArgument,
-                "unknown effect parameter '" + std::string(name) + "' (known: " + join(effect_param_names()) + ")");
+    throw Error(ErrorCode::kInvalidArgument, "unknown effect parameter '" + std::string(name) +
+                                                 "' (known: " + join(effect_param_names()) + ")");
   }
 }
 
@@ -158,9 +172,12 @@ EffectImage apply_effect(Effect effect, const cv::Mat& cutout, const EffectParam
       out.pixels = cutout;
       return out;
     }
-    case Effect::kBw: return detail::effect_bw(cutout, params);
-    case Effect::kPopart: return detail::effect_popart(cutout, params);
-    case Effect::kDither: return detail::effect_dither(cutout, params);
+    case Effect::kBw:
+      return detail::effect_bw(cutout, params);
+    case Effect::kPopart:
+      return detail::effect_popart(cutout, params);
+    case Effect::kDither:
+      return detail::effect_dither(cutout, params);
   }
   throw Error(ErrorCode::kInternal, "unknown effect");
 }
@@ -203,7 +220,6 @@ const PopartPalette& find_popart_palette(const std::string& name) {
   }
   bad_value("popart_palette", name, join(popart_palette_names()));
 }
-
 
 }  // namespace detail
 }  // namespace cutout

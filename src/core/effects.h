@@ -63,8 +63,8 @@ struct EffectParams {
   float bw_strength = 1.0f;
   // popart: palette of a single panel (popart_palette_names()); the 2x2 grid uses four.
   std::string popart_palette = "warhol";
-  int popart_grid = 1;              // 1: one panel; 2: a 2x2 grid of palettes, same size as the photo
-  bool popart_transparent = true;   // popart_background=transparent (default) or palette (flat colour)
+  int popart_grid = 1;             // 1: one panel; 2: a 2x2 grid of palettes, same size as the photo
+  bool popart_transparent = true;  // popart_background=transparent (default) or palette (flat colour)
   DitherMethod dither_method = DitherMethod::kFloyd;
 };
 

@@ -27,6 +27,8 @@ const PopartPalette& find_popart_palette(const std::string& name);  // throws Er
 
 // Rec. 601 luminance of one RGB(A) pixel with OpenCV's 14-bit fixed-point weights, so it equals
 // cv::cvtColor(COLOR_RGBA2GRAY) exactly. 0-255.
-inline int luma(const uint8_t* px) { return (px[0] * 4899 + px[1] * 9617 + px[2] * 1868 + (1 << 13)) >> 14; }
+inline int luma(const uint8_t* px) {
+  return (px[0] * 4899 + px[1] * 9617 + px[2] * 1868 + (1 << 13)) >> 14;
+}
 
 }  // namespace cutout::detail

@@ -46,7 +46,7 @@ struct DecodeOptions {
 struct DecodedImage {
   cv::Mat pixels;  // CV_8UC3 (RGB) or CV_8UC4 (RGBA, only when the source has transparency)
   ImageFormat format = ImageFormat::kUnknown;
-  int orientation = 1;  // the EXIF orientation found (1-8), already applied when asked
+  int orientation = 1;     // the EXIF orientation found (1-8), already applied when asked
   bool has_alpha = false;  // the source itself has transparency
 };
 

@@ -49,8 +49,7 @@ void image_to_tensor(const cv::Mat& image, int width, int height, const Normaliz
   });
 }
 
-cv::Mat output_to_matte(std::span<const float> output, int width, int height,
-                        MatteActivation activation) {
+cv::Mat output_to_matte(std::span<const float> output, int width, int height, MatteActivation activation) {
   const size_t n = static_cast<size_t>(width) * static_cast<size_t>(height);
   if (output.size() != n) throw Error(ErrorCode::kInternal, "output_to_matte: wrong output size");
   float lo = 0.0f, scale = 255.0f;

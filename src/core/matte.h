@@ -32,8 +32,7 @@ void image_to_tensor(const cv::Mat& image, int width, int height, const Normaliz
                      std::span<float> out);
 
 // Model output (height x width floats, row-major) -> 8-bit matte of the same size, rounded.
-cv::Mat output_to_matte(std::span<const float> output, int width, int height,
-                        MatteActivation activation);
+cv::Mat output_to_matte(std::span<const float> output, int width, int height, MatteActivation activation);
 
 // The matte resized (bilinear) to the photo's size.
 cv::Mat resize_matte(const cv::Mat& matte, cv::Size size);

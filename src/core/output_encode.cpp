@@ -43,9 +43,15 @@ EncodedImage encode_image(const cv::Mat& image, OutputFormat format, const Encod
   EncodedImage out;
   out.format = format;
   switch (format) {
-    case OutputFormat::kPng: out.bytes = encode_png(image, settings.png); break;
-    case OutputFormat::kWebp: out.bytes = encode_webp(image, settings.webp); break;
-    case OutputFormat::kJpeg: out.bytes = encode_jpeg(image, settings.jpeg); break;
+    case OutputFormat::kPng:
+      out.bytes = encode_png(image, settings.png);
+      break;
+    case OutputFormat::kWebp:
+      out.bytes = encode_webp(image, settings.webp);
+      break;
+    case OutputFormat::kJpeg:
+      out.bytes = encode_jpeg(image, settings.jpeg);
+      break;
   }
   return out;
 }

@@ -28,7 +28,8 @@ Rgba effective_background(const RemoveOptions& options) {
   return bg;
 }
 
-DecodedImage decode_for_cutout(std::span<const uint8_t> bytes, const RemoveOptions& options, StageTimings& t) {
+DecodedImage decode_for_cutout(std::span<const uint8_t> bytes, const RemoveOptions& options,
+                               StageTimings& t) {
   effective_background(options);  // reject bad options before any work
   Stopwatch watch;
   DecodeOptions decode_options = options.decode;
@@ -52,7 +53,8 @@ cv::Rect subject_box(const cv::Mat& rgba, int margin_percent) {
 
 }  // namespace
 
-cv::Mat finish_cutout(DecodedImage decoded, const cv::Mat& matte, const RemoveOptions& options, StageTimings& t) {
+cv::Mat finish_cutout(DecodedImage decoded, const cv::Mat& matte, const RemoveOptions& options,
+                      StageTimings& t) {
   Stopwatch watch;
   cv::Mat cutout = std::move(decoded.pixels);
   cut_out_in_place(cutout, matte);

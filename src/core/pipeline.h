@@ -32,7 +32,7 @@ struct StageTimings {
   double compose_ms = 0;      // alpha applied / composited on the background
   double effects_ms = 0;      // wall time of rendering and encoding all outputs (in parallel)
   std::vector<std::pair<Effect, double>> effect_ms;  // each effect's own rendering time
-  double encode_ms = 0;       // encoding time summed over the outputs (they encode in parallel)
+  double encode_ms = 0;  // encoding time summed over the outputs (they encode in parallel)
   double total_ms = 0;
 };
 
@@ -97,7 +97,7 @@ DecodedImage decode_for_cutout(std::span<const uint8_t> bytes, const RemoveOptio
 cv::Mat finish_cutout(DecodedImage decoded, const cv::Mat& matte, const RemoveOptions& options,
                       StageTimings& timings);
 // Renders and encodes every output (effects, then the mask) in parallel.
-std::vector<NamedOutput> render_outputs(const cv::Mat& cutout, const RemoveOptions& options, StageTimings& timings,
-                                        const OutputReadyFn& on_ready = {});
+std::vector<NamedOutput> render_outputs(const cv::Mat& cutout, const RemoveOptions& options,
+                                        StageTimings& timings, const OutputReadyFn& on_ready = {});
 
 }  // namespace cutout

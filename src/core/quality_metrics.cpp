@@ -15,7 +15,9 @@ void check_pair(const cv::Mat& a, const cv::Mat& b) {
   }
 }
 
-double iou_of(int64_t inter, int64_t uni) { return uni ? static_cast<double>(inter) / uni : 1.0; }
+double iou_of(int64_t inter, int64_t uni) {
+  return uni ? static_cast<double>(inter) / uni : 1.0;
+}
 
 }  // namespace
 

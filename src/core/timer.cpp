@@ -25,7 +25,11 @@ uint64_t proc_status_kb(const char* name) {
 
 }  // namespace
 
-uint64_t peak_rss_bytes() { return proc_status_kb("VmHWM") * 1024; }
-uint64_t current_rss_bytes() { return proc_status_kb("VmRSS") * 1024; }
+uint64_t peak_rss_bytes() {
+  return proc_status_kb("VmHWM") * 1024;
+}
+uint64_t current_rss_bytes() {
+  return proc_status_kb("VmRSS") * 1024;
+}
 
 }  // namespace cutout

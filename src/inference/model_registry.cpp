@@ -84,8 +84,8 @@ ModelDescriptor resolve_model(const ModelChoice& choice) {
   for (auto& d : builtin_models(dir)) {
     if (d.name == choice.model) {
       if (choice.kind && *choice.kind != d.kind) {
-        throw Error(ErrorCode::kInvalidArgument, "model '" + d.name + "' is of kind " +
-                                                     std::string(model_kind_name(d.kind)));
+        throw Error(ErrorCode::kInvalidArgument,
+                    "model '" + d.name + "' is of kind " + std::string(model_kind_name(d.kind)));
       }
       if (choice.base_size && choice.base_size != d.input_size) {
         throw Error(ErrorCode::kInvalidArgument,

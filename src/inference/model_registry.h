@@ -29,11 +29,11 @@ struct ModelDescriptor {
   std::string name;            // registry name, or the file name for a custom model
   std::filesystem::path path;  // the .onnx file
   ModelKind kind = ModelKind::kIsnet;
-  int input_size = 1024;       // square input side, used when the model's own dims are dynamic
+  int input_size = 1024;  // square input side, used when the model's own dims are dynamic
   Normalization normalization{};
   MatteActivation activation = MatteActivation::kSigmoid;
-  std::string sha256;          // pinned digest (built-in models); empty for custom files
-  uint64_t bytes = 0;          // pinned size; 0 for custom files
+  std::string sha256;  // pinned digest (built-in models); empty for custom files
+  uint64_t bytes = 0;  // pinned size; 0 for custom files
   std::string description;
 };
 
@@ -47,10 +47,10 @@ std::vector<ModelDescriptor> builtin_models(const std::filesystem::path& models_
 ModelDescriptor custom_model(const std::filesystem::path& path, ModelKind kind, int base_size = 0);
 
 struct ModelChoice {
-  std::string model = "isnet";      // a registry name, or a path to an .onnx file
-  std::optional<ModelKind> kind;    // needed for paths; must match for registry names
-  int base_size = 0;                // inspyrenet input side (e.g. 384 or 1024); 0 = default
-  std::filesystem::path models_dir; // empty = default_models_dir()
+  std::string model = "isnet";       // a registry name, or a path to an .onnx file
+  std::optional<ModelKind> kind;     // needed for paths; must match for registry names
+  int base_size = 0;                 // inspyrenet input side (e.g. 384 or 1024); 0 = default
+  std::filesystem::path models_dir;  // empty = default_models_dir()
 };
 
 // Registry name or path -> descriptor. Throws Error(kInvalidArgument) for an unknown name

@@ -60,7 +60,9 @@ void append_cuda(Ort::SessionOptions& options, int device_id) {
 
 }  // namespace
 
-std::string_view device_name(Device device) { return device == Device::kCpu ? "cpu" : "cuda"; }
+std::string_view device_name(Device device) {
+  return device == Device::kCpu ? "cpu" : "cuda";
+}
 
 Device parse_device(std::string_view name) {
   if (name == "cpu") return Device::kCpu;
@@ -116,7 +118,9 @@ int default_thread_count() {
   return limit > 0 ? std::min(cores, limit) : cores;
 }
 
-std::vector<std::string> available_providers() { return Ort::GetAvailableProviders(); }
+std::vector<std::string> available_providers() {
+  return Ort::GetAvailableProviders();
+}
 
 struct OrtSession::Impl {
   Ort::Session session{nullptr};
@@ -150,12 +154,15 @@ OrtSession::OrtSession(const ModelDescriptor& model, const SessionConfig& config
                                       : config.graph_optimization == GraphOptimization::kExtended
                                           ? ORT_ENABLE_EXTENDED
                                           : ORT_ENABLE_BASIC);
-    if (config.cpu_mem_arena) options.EnableCpuMemArena();
-    else options.DisableCpuMemArena();
+    if (config.cpu_mem_arena)
+      options.EnableCpuMemArena();
+    else
+      options.DisableCpuMemArena();
     if (!config.mem_pattern) options.DisableMemPattern();
     options.AddConfigEntry("session.intra_op.allow_spinning", config.allow_spinning ? "1" : "0");
     if (config.allow_spinning && config.spin_duration_us > 0) {
-      options.AddConfigEntry("session.intra_op.spin_duration_us", std::to_string(config.spin_duration_us).c_str());
+      options.AddConfigEntry("session.intra_op.spin_duration_us",
+                             std::to_string(config.spin_duration_us).c_str());
     }
     if (config.device == Device::kCuda) append_cuda(options, config.cuda_device_id);
     m.session = Ort::Session(ort_env(), model.path.c_str(), options);
@@ -166,8 +173,8 @@ OrtSession::OrtSession(const ModelDescriptor& model, const SessionConfig& config
   // The signature: one float [N,3,H,W] input, and a float matte output named "output" if the
   // model has one (ISNet also exports its side outputs), else the first.
   if (m.session.GetInputCount() != 1) {
-    throw Error(ErrorCode::kModel, model.name + ": expected one input, found " +
-                                       std::to_string(m.session.GetInputCount()));
+    throw Error(ErrorCode::kModel,
+                model.name + ": expected one input, found " + std::to_string(m.session.GetInputCount()));
   }
   Ort::AllocatorWithDefaultOptions alloc;
   m.input_name = m.session.GetInputNameAllocated(0, alloc).get();
@@ -205,14 +212,30 @@ OrtSession::OrtSession(const ModelDescriptor& model, const SessionConfig& config
 
 OrtSession::~OrtSession() = default;
 
-int OrtSession::input_width() const { return impl_->width; }
-int OrtSession::input_height() const { return impl_->height; }
-std::span<float> OrtSession::input() { return impl_->input; }
-double OrtSession::load_ms() const { return impl_->load_ms; }
-int OrtSession::threads() const { return impl_->threads; }
-std::string_view OrtSession::provider() const { return device_name(impl_->device); }
-const std::string& OrtSession::input_name() const { return impl_->input_name; }
-const std::string& OrtSession::output_name() const { return impl_->output_name; }
+int OrtSession::input_width() const {
+  return impl_->width;
+}
+int OrtSession::input_height() const {
+  return impl_->height;
+}
+std::span<float> OrtSession::input() {
+  return impl_->input;
+}
+double OrtSession::load_ms() const {
+  return impl_->load_ms;
+}
+int OrtSession::threads() const {
+  return impl_->threads;
+}
+std::string_view OrtSession::provider() const {
+  return device_name(impl_->device);
+}
+const std::string& OrtSession::input_name() const {
+  return impl_->input_name;
+}
+const std::string& OrtSession::output_name() const {
+  return impl_->output_name;
+}
 
 namespace {
 
@@ -253,8 +276,8 @@ std::vector<float> OrtSession::run(std::span<const float> input) {
   if (input.size() != m.input.size()) throw Error(ErrorCode::kInternal, "run: wrong input size");
   const int64_t shape[4] = {1, 3, m.height, m.width};
   // ONNX Runtime does not write to inputs; the API only lacks a const overload.
-  Ort::Value tensor = Ort::Value::CreateTensor<float>(m.cpu_memory, const_cast<float*>(input.data()),
-                                                      input.size(), shape, 4);
+  Ort::Value tensor =
+      Ort::Value::CreateTensor<float>(m.cpu_memory, const_cast<float*>(input.data()), input.size(), shape, 4);
   auto outputs = run_session(m.session, m.input_name, m.output_name, tensor, m.width, m.height);
   const float* data = outputs[0].GetTensorData<float>();
   return {data, data + static_cast<size_t>(m.width) * static_cast<size_t>(m.height)};

@@ -22,7 +22,7 @@ namespace cutout {
 
 enum class Device { kCpu, kCuda };
 std::string_view device_name(Device device);  // "cpu", "cuda"
-Device parse_device(std::string_view name);    // throws Error(kInvalidArgument)
+Device parse_device(std::string_view name);   // throws Error(kInvalidArgument)
 
 // CUTOUT_THREADS, else OMP_NUM_THREADS, else the cores this process may use, capped by the CPU
 // quota of its container (cgroup v2 cpu.max or v1 cpu.cfs_quota_us), rounded up.

@@ -11,7 +11,7 @@ namespace cutout::server {
 
 struct ApiError {
   int status = 500;
-  std::string code;     // bad_request, unauthorized, payload_too_large, image_too_large, ...
+  std::string code;  // bad_request, unauthorized, payload_too_large, image_too_large, ...
   std::string message;
   int retry_after_s = 0;  // > 0: sent as Retry-After (429, 503)
 };

@@ -2,7 +2,9 @@
 
 namespace cutout::server {
 
-size_t base64_size(size_t bytes) { return (bytes + 2) / 3 * 4; }
+size_t base64_size(size_t bytes) {
+  return (bytes + 2) / 3 * 4;
+}
 
 void append_base64(std::span<const uint8_t> data, std::string& out) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

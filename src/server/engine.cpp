@@ -8,10 +8,14 @@ namespace cutout::server {
 
 std::string_view model_status_name(ModelStatus status) {
   switch (status) {
-    case ModelStatus::kLoading: return "loading";
-    case ModelStatus::kWarming: return "warming";
-    case ModelStatus::kReady: return "ready";
-    case ModelStatus::kFailed: return "failed";
+    case ModelStatus::kLoading:
+      return "loading";
+    case ModelStatus::kWarming:
+      return "warming";
+    case ModelStatus::kReady:
+      return "ready";
+    case ModelStatus::kFailed:
+      return "failed";
   }
   return "failed";
 }
@@ -22,7 +26,9 @@ Engine::Engine(EngineOptions options, StatusListener on_status)
   options_.concurrency = std::max(1, options_.concurrency);
 }
 
-Engine::~Engine() { shutdown(); }
+Engine::~Engine() {
+  shutdown();
+}
 
 void Engine::start() {
   set_status(ModelStatus::kLoading, 0, "");
@@ -49,7 +55,8 @@ void Engine::load() {
     std::lock_guard lock(mutex_);
     for (auto& job : queue_) {  // nobody will run them
       std::lock_guard job_lock(job->mutex);
-      job->error = std::make_exception_ptr(Error(ErrorCode::kModel, "model failed to load: " + std::string(e.what())));
+      job->error =
+          std::make_exception_ptr(Error(ErrorCode::kModel, "model failed to load: " + std::string(e.what())));
       job->done = true;
       job->cv.notify_all();
     }
@@ -88,7 +95,9 @@ void Engine::work() {
     {
       std::lock_guard job_lock(job->mutex);
       job->started = true;
-      job->queue_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - job->submitted).count();
+      job->queue_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - job->submitted)
+              .count();
     }
     StageTimings timings;
     cv::Mat matte;
@@ -107,7 +116,8 @@ void Engine::work() {
     }
     if (!error && seconds > 0) typical_s_ = 0.8 * typical_s_.load() + 0.2 * seconds;
     if (first) {
-      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - warm_start_).count();
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - warm_start_).count();
       if (error) {
         std::string why = "warm-up inference failed";
         try {
@@ -211,9 +221,13 @@ int Engine::in_flight() const {
   return in_flight_;
 }
 
-double Engine::typical_inference_s() const { return typical_s_; }
+double Engine::typical_inference_s() const {
+  return typical_s_;
+}
 
-std::string Engine::provider() const { return std::string(device_name(options_.session.device)); }
+std::string Engine::provider() const {
+  return std::string(device_name(options_.session.device));
+}
 
 int Engine::threads() const {
   return options_.session.intra_op_threads > 0 ? options_.session.intra_op_threads : default_thread_count();

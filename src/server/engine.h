@@ -67,7 +67,8 @@ struct InferenceJob {
 
 class Engine {
  public:
-  using StatusListener = std::function<void(ModelStatus status, double duration_ms, const std::string& detail)>;
+  using StatusListener =
+      std::function<void(ModelStatus status, double duration_ms, const std::string& detail)>;
 
   Engine(EngineOptions options, StatusListener on_status);
   ~Engine();

@@ -69,7 +69,9 @@ std::string HttpRequest::param(const std::string& name) const {
   return "";
 }
 
-bool HttpRequest::has_param(const std::string& name) const { return query.count(name) || form.count(name); }
+bool HttpRequest::has_param(const std::string& name) const {
+  return query.count(name) || form.count(name);
+}
 
 class Session;
 

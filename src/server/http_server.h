@@ -39,9 +39,9 @@ struct HttpRequest {
   std::string path;    // without the query
   std::string target;  // path and query, as sent
   std::multimap<std::string, std::string> query;
-  std::map<std::string, std::string> form;   // multipart fields that are not files
-  std::map<std::string, FilePart> files;     // multipart file parts by field name
-  std::string body;                          // raw body (empty for multipart)
+  std::map<std::string, std::string> form;  // multipart fields that are not files
+  std::map<std::string, FilePart> files;    // multipart file parts by field name
+  std::string body;                         // raw body (empty for multipart)
   std::string remote_ip;
   // Header lookup, case-insensitive; "" when absent. It shares the transport's copy of the
   // headers, so it stays valid when the request is copied or outlives the handler.
@@ -81,10 +81,10 @@ struct TransportError {
 
 struct HttpServerOptions {
   std::string host = "0.0.0.0";
-  int port = 8080;                       // 0: any free port (see bound_port())
-  int threads = 32;                      // worker threads: requests handled at once
-  int io_threads = 2;                    // threads reading and writing sockets
-  uint64_t max_body_bytes = 25u << 20;   // larger bodies get 413 before the handler runs
+  int port = 8080;                        // 0: any free port (see bound_port())
+  int threads = 32;                       // worker threads: requests handled at once
+  int io_threads = 2;                     // threads reading and writing sockets
+  uint64_t max_body_bytes = 25u << 20;    // larger bodies get 413 before the handler runs
   uint32_t max_header_bytes = 64u << 10;  // request line and headers; more get 431
   int max_connections = 1024;             // open at once; more are answered 503 and closed at once
   double header_timeout_s = 10;           // a request's line and headers must arrive within this

@@ -37,10 +37,14 @@ Severity parse_severity(std::string_view name) {
 
 std::string_view severity_name(Severity severity) {
   switch (severity) {
-    case Severity::kDebug: return "DEBUG";
-    case Severity::kInfo: return "INFO";
-    case Severity::kWarning: return "WARNING";
-    case Severity::kError: return "ERROR";
+    case Severity::kDebug:
+      return "DEBUG";
+    case Severity::kInfo:
+      return "INFO";
+    case Severity::kWarning:
+      return "WARNING";
+    case Severity::kError:
+      return "ERROR";
   }
   return "DEFAULT";  // Cloud Logging's name for "no severity"; unreachable with a valid enum
 }
@@ -100,10 +104,8 @@ nlohmann::json http_request_json(const HttpRequestLog& r) {
     if (latency.back() == '.') latency.pop_back();
   }
   nlohmann::json j = {
-      {"requestMethod", r.method},
-      {"requestUrl", r.url},
-      {"status", r.status},
-      {"responseSize", std::to_string(r.response_size)},
+      {"requestMethod", r.method}, {"requestUrl", r.url},
+      {"status", r.status},        {"responseSize", std::to_string(r.response_size)},
       {"latency", latency + "s"},
   };
   if (!r.remote_ip.empty()) j["remoteIp"] = r.remote_ip;

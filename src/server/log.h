@@ -36,7 +36,8 @@ class Logger {
   // `fields` merged in. Those three keys belong to the logger: a field of the same name is dropped.
   // A `fields` that is neither an object nor null is kept whole under "fields". Invalid UTF-8 in the
   // message or the fields is replaced by U+FFFD rather than throwing.
-  void log(Severity severity, std::string_view message, const nlohmann::json& fields = nlohmann::json::object());
+  void log(Severity severity, std::string_view message,
+           const nlohmann::json& fields = nlohmann::json::object());
   void debug(std::string_view message, const nlohmann::json& fields = nlohmann::json::object()) {
     log(Severity::kDebug, message, fields);
   }

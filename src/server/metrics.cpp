@@ -63,9 +63,12 @@ bool is_label_name(const std::string& s) {
 
 // The families render() adds itself; a user family of the same name would be a duplicate.
 bool is_process_metric_name(const std::string& s) {
-  static const char* const kNames[] = {"process_cpu_seconds_total", "process_resident_memory_bytes",
-                                       "process_virtual_memory_bytes", "process_start_time_seconds",
-                                       "process_open_fds", "process_max_fds"};
+  static const char* const kNames[] = {"process_cpu_seconds_total",
+                                       "process_resident_memory_bytes",
+                                       "process_virtual_memory_bytes",
+                                       "process_start_time_seconds",
+                                       "process_open_fds",
+                                       "process_max_fds"};
   return std::find(std::begin(kNames), std::end(kNames), s) != std::end(kNames);
 }
 
@@ -80,10 +83,14 @@ std::string escape(const std::string& s, bool quotes) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '"' && quotes) out += "\\\"";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '"' && quotes)
+      out += "\\\"";
+    else
+      out += c;
   }
   return out;
 }
@@ -228,9 +235,10 @@ Histogram::Histogram(std::vector<double> upper_bounds) : upper_bounds_(std::move
 void Histogram::observe(double v) {
   // First bound >= v, as "le" means less than or equal; NaN compares false everywhere, so it is sent
   // to +Inf explicitly.
-  size_t i = std::isnan(v) ? upper_bounds_.size()
-                           : static_cast<size_t>(std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), v) -
-                                                 upper_bounds_.begin());
+  size_t i = std::isnan(v)
+                 ? upper_bounds_.size()
+                 : static_cast<size_t>(std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), v) -
+                                       upper_bounds_.begin());
   std::lock_guard lock(mutex_);
   ++bucket_counts_[i];
   sum_ += v;
@@ -256,7 +264,8 @@ Histogram::Snapshot Histogram::snapshot() const {
     s.sum = sum_;
     s.count = count_;
   }
-  for (size_t i = 1; i < s.cumulative_counts.size(); ++i) s.cumulative_counts[i] += s.cumulative_counts[i - 1];
+  for (size_t i = 1; i < s.cumulative_counts.size(); ++i)
+    s.cumulative_counts[i] += s.cumulative_counts[i - 1];
   return s;
 }
 
@@ -320,10 +329,17 @@ MetricsRegistry::Child& MetricsRegistry::child_for(Family& family, const Labels&
   auto child = std::make_unique<Child>();
   child->label_values = values;
   switch (family.kind) {
-    case Kind::kCounter: child->counter = std::make_unique<Counter>(); break;
-    case Kind::kGauge: child->gauge = std::make_unique<Gauge>(); break;
-    case Kind::kHistogram: child->histogram = std::make_unique<Histogram>(family.buckets); break;
-    case Kind::kGaugeCallback: break;
+    case Kind::kCounter:
+      child->counter = std::make_unique<Counter>();
+      break;
+    case Kind::kGauge:
+      child->gauge = std::make_unique<Gauge>();
+      break;
+    case Kind::kHistogram:
+      child->histogram = std::make_unique<Histogram>(family.buckets);
+      break;
+    case Kind::kGaugeCallback:
+      break;
   }
   Child& ref = *child;
   family.by_values.emplace(std::move(values), &ref);
@@ -352,7 +368,8 @@ void MetricsRegistry::gauge_callback(const std::string& name, const std::string&
   if (!fn) throw std::invalid_argument("gauge callback '" + name + "' is empty");
   auto shared = std::make_shared<const std::function<double()>>(std::move(fn));
   std::lock_guard lock(mutex_);
-  child_for(family_for(name, help, Kind::kGaugeCallback, labels, nullptr), labels).callback = std::move(shared);
+  child_for(family_for(name, help, Kind::kGaugeCallback, labels, nullptr), labels).callback =
+      std::move(shared);
 }
 
 std::string MetricsRegistry::render() const {

@@ -22,7 +22,8 @@ enum class WaitResult { kDone, kTimeout, kClientGone };
 WaitResult wait_for(InferenceJob& job, Clock::time_point deadline, const std::function<bool()>& client_gone) {
   std::unique_lock lock(job.mutex);
   for (;;) {
-    if (job.cv.wait_for(lock, std::chrono::milliseconds(25), [&] { return job.done; })) return WaitResult::kDone;
+    if (job.cv.wait_for(lock, std::chrono::milliseconds(25), [&] { return job.done; }))
+      return WaitResult::kDone;
     if (Clock::now() >= deadline) return WaitResult::kTimeout;
     lock.unlock();
     const bool gone = client_gone && client_gone();
@@ -32,8 +33,8 @@ WaitResult wait_for(InferenceJob& job, Clock::time_point deadline, const std::fu
 }
 
 std::string sse_event(std::string_view name, const nlohmann::json& data) {
-  return "event: " + std::string(name) + "\ndata: " + data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-         "\n\n";
+  return "event: " + std::string(name) +
+         "\ndata: " + data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n";
 }
 
 }  // namespace
@@ -44,7 +45,10 @@ class ProcessHandler {
  public:
   ProcessHandler(Service& service, ProcessParams params, std::string request_id, Clock::time_point start,
                  std::function<bool()> client_gone)
-      : s_(service), params_(std::move(params)), request_id_(std::move(request_id)), start_(start),
+      : s_(service),
+        params_(std::move(params)),
+        request_id_(std::move(request_id)),
+        start_(start),
         client_gone_(std::move(client_gone)) {}
 
   // Decodes and queues; throws ApiException for bad input or a full queue.
@@ -67,20 +71,23 @@ class ProcessHandler {
     if (!position) {
       if (!s_.engine_.accepting()) {
         reject("not_ready");
-        const std::string why = s_.engine_.status() == ModelStatus::kFailed ? "the model failed: " + s_.engine_.failure()
-                                                                            : std::string("the server is shutting down");
+        const std::string why = s_.engine_.status() == ModelStatus::kFailed
+                                    ? "the model failed: " + s_.engine_.failure()
+                                    : std::string("the server is shutting down");
         throw ApiException({503, "not_ready", why, 1});
       }
       reject("queue_full");
-      const int retry = std::max(1, static_cast<int>(std::ceil(s_.engine_.typical_inference_s() *
-                                                               (s_.engine_.queue_limit() + 1))));
-      throw ApiException({429, "overloaded",
-                          "the queue is full (" + std::to_string(s_.engine_.queue_limit()) + " waiting); retry later",
-                          retry});
+      const int retry = std::max(
+          1, static_cast<int>(std::ceil(s_.engine_.typical_inference_s() * (s_.engine_.queue_limit() + 1))));
+      throw ApiException(
+          {429, "overloaded",
+           "the queue is full (" + std::to_string(s_.engine_.queue_limit()) + " waiting); retry later",
+           retry});
     }
     position_ = *position;
     info.cold_start = cold_;
-    if (cold_) s_.metrics_.counter("cutout_cold_requests_total", "Process requests that waited for the model").inc();
+    if (cold_)
+      s_.metrics_.counter("cutout_cold_requests_total", "Process requests that waited for the model").inc();
   }
 
   // Waits for the matte, renders and encodes; throws ApiException on timeout or model failure.
@@ -88,12 +95,13 @@ class ProcessHandler {
   bool complete(const OutputReadyFn& on_output, const std::function<bool()>& gone) {
     const auto deadline = start_ + std::chrono::milliseconds(s_.config_.request_timeout_ms);
     switch (wait_for(*job_, deadline, gone)) {
-      case WaitResult::kDone: break;
+      case WaitResult::kDone:
+        break;
       case WaitResult::kTimeout:
         s_.engine_.withdraw(job_);
         reject("timeout");
-        throw ApiException({504, "timeout",
-                            "no result within " + std::to_string(s_.config_.request_timeout_ms) + " ms", 0});
+        throw ApiException(
+            {504, "timeout", "no result within " + std::to_string(s_.config_.request_timeout_ms) + " ms", 0});
       case WaitResult::kClientGone:
         s_.engine_.withdraw(job_);
         reject("client_gone");
@@ -149,7 +157,8 @@ class ProcessHandler {
     body += ",\"outputs\":{";
     for (size_t i = 0; i < outputs_.size(); ++i) {
       const auto& o = outputs_[i];
-      body += (i ? ",\"" : "\"") + o.name + "\":{\"mime\":\"" + std::string(output_mime_type(o.image.format)) +
+      body += (i ? ",\"" : "\"") + o.name + "\":{\"mime\":\"" +
+              std::string(output_mime_type(o.image.format)) +
               "\",\"bytes\":" + std::to_string(o.image.bytes.size()) + ",\"data\":\"";
       append_base64(o.image.bytes, body);
       body += "\"}";
@@ -163,12 +172,10 @@ class ProcessHandler {
     HttpResponse r;
     r.content_type = std::string(output_mime_type(o.image.format));
     r.body.assign(o.image.bytes.begin(), o.image.bytes.end());
-    r.headers = {{"X-Cutout-Model", s_.engine_.model().name},
-                 {"X-Cutout-Output", o.name},
-                 {"X-Cutout-Width", std::to_string(out_width_)},
-                 {"X-Cutout-Height", std::to_string(out_height_)},
-                 {"X-Cutout-Cold-Start", cold_ ? "true" : "false"},
-                 {"X-Cutout-Timings-Ms", timings_json().dump()}};
+    r.headers = {
+        {"X-Cutout-Model", s_.engine_.model().name},       {"X-Cutout-Output", o.name},
+        {"X-Cutout-Width", std::to_string(out_width_)},    {"X-Cutout-Height", std::to_string(out_height_)},
+        {"X-Cutout-Cold-Start", cold_ ? "true" : "false"}, {"X-Cutout-Timings-Ms", timings_json().dump()}};
     return r;
   }
 
@@ -194,8 +201,8 @@ HttpResponse Service::process(HttpRequest& request, RequestInfo& info) {
   const auto start = Clock::now();
   if (draining_) throw ApiException({503, "not_ready", "the server is shutting down", 1});
   auto handler = std::make_shared<ProcessHandler>(
-      *this, parse_process_params(request, config_.max_output_side, config_.max_pixels), info.request_id, start,
-      request.client_gone);
+      *this, parse_process_params(request, config_.max_output_side, config_.max_pixels), info.request_id,
+      start, request.client_gone);
   handler->accept(image_bytes(request), info);
 
   if (!handler->params_.stream) {
@@ -232,7 +239,8 @@ HttpResponse Service::process(HttpRequest& request, RequestInfo& info) {
       open = open && sink.write(event);
     };
     send("queued", {{"position", handler->position_}, {"cold_start", handler->cold_}});
-    send("decoded", {{"width", handler->width_}, {"height", handler->height_}, {"ms", handler->timings_.decode_ms}});
+    send("decoded",
+         {{"width", handler->width_}, {"height", handler->height_}, {"ms", handler->timings_.decode_ms}});
     handler->on_segmented_ = [&] {
       send("segmented", {{"queue_ms", handler->job_->queue_ms},
                          {"ms", handler->timings_.preprocess_ms + handler->timings_.inference_ms +
@@ -243,8 +251,11 @@ HttpResponse Service::process(HttpRequest& request, RequestInfo& info) {
       return !open || handler->client_gone_();
     };
     try {
-      if (!handler->complete([&](const std::string& name, double ms) { send("effect", {{"effect", name}, {"ms", ms}}); },
-                             gone)) {
+      if (!handler->complete(
+              [&](const std::string& name, double ms) {
+                send("effect", {{"effect", name}, {"ms", ms}});
+              },
+              gone)) {
         outcome.outcome_status = 499;
         outcome.error_code = "client_gone";
         return;

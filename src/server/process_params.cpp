@@ -69,8 +69,10 @@ ProcessParams parse_process_params(const HttpRequest& request, int max_output_si
   } catch (const Error& e) {
     throw ApiException(bad_request(e.what()));
   }
-  o.max_side = request.has_param("max_side") ? static_cast<int>(parse_int_param("max_side", request.param("max_side"), 1, max_output_side))
-                                             : max_output_side;
+  o.max_side =
+      request.has_param("max_side")
+          ? static_cast<int>(parse_int_param("max_side", request.param("max_side"), 1, max_output_side))
+          : max_output_side;
   if (request.has_param("crop")) {
     const std::string crop = request.param("crop");
     if (crop != "none" && crop != "subject") {
@@ -78,7 +80,8 @@ ProcessParams parse_process_params(const HttpRequest& request, int max_output_si
     }
     o.crop_subject = crop == "subject";
   }
-  if (request.has_param("margin")) o.margin_percent = static_cast<int>(parse_int_param("margin", request.param("margin"), 0, 100));
+  if (request.has_param("margin"))
+    o.margin_percent = static_cast<int>(parse_int_param("margin", request.param("margin"), 0, 100));
   if (request.has_param("mask")) o.mask = parse_bool("mask", request.param("mask"));
   if (request.has_param("stream")) p.stream = parse_bool("stream", request.param("stream"));
 
@@ -95,8 +98,9 @@ ProcessParams parse_process_params(const HttpRequest& request, int max_output_si
   if (p.image_response) {
     if (p.stream) throw ApiException(bad_request("response=image cannot be streamed (stream=true)"));
     if (o.effects.size() + (o.mask ? 1 : 0) != 1) {
-      throw ApiException(bad_request("response=image returns one output: ask for exactly one effect (effects=...) "
-                                     "and no mask"));
+      throw ApiException(
+          bad_request("response=image returns one output: ask for exactly one effect (effects=...) "
+                      "and no mask"));
     }
   }
   return p;
@@ -110,7 +114,8 @@ std::string_view image_bytes(const HttpRequest& request) {
   if (!request.files.empty() || !request.form.empty()) {
     throw ApiException(bad_request("multipart request without an 'image' part"));
   }
-  if (request.body.empty()) throw ApiException(bad_request("no image: send it as the body or a multipart 'image' part"));
+  if (request.body.empty())
+    throw ApiException(bad_request("no image: send it as the body or a multipart 'image' part"));
   return request.body;
 }
 

@@ -10,7 +10,7 @@
 namespace cutout::server {
 
 struct ProcessParams {
-  RemoveOptions options;      // effects (default: all four), format, background, max_side, crop, mask
+  RemoveOptions options;        // effects (default: all four), format, background, max_side, crop, mask
   bool image_response = false;  // response=image (or Accept: image/*): one output's bytes
   bool stream = false;          // stream=true: server-sent events
 };

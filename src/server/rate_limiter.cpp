@@ -8,7 +8,8 @@ namespace {
 constexpr size_t kMaxBuckets = 100'000;
 }
 
-RateLimiter::RateLimiter(double per_minute) : per_second_(per_minute / 60.0), burst_(std::max(1.0, per_minute)) {}
+RateLimiter::RateLimiter(double per_minute)
+    : per_second_(per_minute / 60.0), burst_(std::max(1.0, per_minute)) {}
 
 int RateLimiter::acquire(const std::string& key) {
   if (per_second_ <= 0) return 0;

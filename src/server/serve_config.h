@@ -36,21 +36,21 @@ struct ServeConfig {
   double keepalive_timeout_s = 30;
   // ONNX Runtime's idle intra-op threads spin this long before sleeping (0: they never spin).
   int ort_spin_us = 0;
-  std::string api_key;            // CUTOUT_API_KEY: required on /api/* when set
+  std::string api_key;  // CUTOUT_API_KEY: required on /api/* when set
   std::string log_level = "info";
-  std::string trace_project;      // GOOGLE_CLOUD_PROJECT: for logging.googleapis.com/trace
-  double price_per_hour = 0;      // instance price, for cost per image (dashboard)
-  std::string web_dir;            // serve web/ from this folder instead of the embedded copy (development)
+  std::string trace_project;  // GOOGLE_CLOUD_PROJECT: for logging.googleapis.com/trace
+  double price_per_hour = 0;  // instance price, for cost per image (dashboard)
+  std::string web_dir;        // serve web/ from this folder instead of the embedded copy (development)
   // Sharing (POST /api/v2/share-image, /s/{id})
-  std::string data_dir;           // default: $XDG_DATA_HOME/cutout or ~/.local/share/cutout
-  std::string share_store;        // file:DIR | redis://host:port/db | none; default file:<data_dir>/shares
+  std::string data_dir;     // default: $XDG_DATA_HOME/cutout or ~/.local/share/cutout
+  std::string share_store;  // file:DIR | redis://host:port/db | none; default file:<data_dir>/shares
   uint64_t share_max_bytes = 10u << 20;
   int64_t share_ttl_s = 7 * 24 * 3600;
   int64_t share_max_ttl_s = 30 * 24 * 3600;
   double share_rate_per_minute = 30;  // share uploads per client address (burst the same); 0: no limit
   int share_sweep_interval_s = 60;
-  bool trust_forwarded_for = false;   // client address = first X-Forwarded-For entry (behind a proxy)
-  std::string public_url;             // base of share URLs; default from Host / X-Forwarded-Proto
+  bool trust_forwarded_for = false;  // client address = first X-Forwarded-For entry (behind a proxy)
+  std::string public_url;            // base of share URLs; default from Host / X-Forwarded-Proto
 };
 
 }  // namespace cutout::server

@@ -14,7 +14,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 double epoch_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -80,8 +82,12 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
 
 Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& metrics, Logger& logger,
                  std::unique_ptr<ShareStore> share)
-    : config_(config), engine_(engine), metrics_(metrics), logger_(logger),
-      process_start_s_(process_start_time_seconds()), share_(std::move(share)),
+    : config_(config),
+      engine_(engine),
+      metrics_(metrics),
+      logger_(logger),
+      process_start_s_(process_start_time_seconds()),
+      share_(std::move(share)),
       share_limiter_(config.share_rate_per_minute) {
   auto bind = [this](HttpResponse (Service::*fn)(HttpRequest&, RequestInfo&)) {
     return [this, fn](HttpRequest& r, RequestInfo& i) { return (this->*fn)(r, i); };
@@ -101,11 +107,14 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
   if (share_) {
     const std::string store = share_->kind();
     metrics_.gauge_callback("cutout_share_objects", "Shared images in the store",
-                            [this] { return static_cast<double>(share_stats().objects); }, {{"store", store}});
+                            [this] { return static_cast<double>(share_stats().objects); },
+                            {{"store", store}});
     metrics_.gauge_callback("cutout_share_bytes", "Bytes of the shared images in the store",
                             [this] { return static_cast<double>(share_stats().bytes); }, {{"store", store}});
-    metrics_.counter("cutout_share_store_errors_total", "Share store operations that failed", {{"store", store}});
-    metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "share_rate_limited"}});
+    metrics_.counter("cutout_share_store_errors_total", "Share store operations that failed",
+                     {{"store", store}});
+    metrics_.counter("cutout_rejected_total", "Requests refused, by reason",
+                     {{"reason", "share_rate_limited"}});
     share_sweeper_ = std::jthread([this](std::stop_token stop) { sweep_shares_every(stop); });
   }
 
@@ -113,10 +122,11 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
   metrics_.gauge_callback("cutout_queue_depth", "Process requests waiting for inference",
                           [this] { return engine_.queue_depth(); });
   metrics_.gauge_callback("cutout_in_flight", "Inferences running", [this] { return engine_.in_flight(); });
-  metrics_.gauge_callback("cutout_cold_start_seconds", "Process start to model ready (NaN until ready)", [this] {
-    const double ms = cold_start_ms_;
-    return ms < 0 ? std::nan("") : ms / 1000.0;
-  });
+  metrics_.gauge_callback("cutout_cold_start_seconds", "Process start to model ready (NaN until ready)",
+                          [this] {
+                            const double ms = cold_start_ms_;
+                            return ms < 0 ? std::nan("") : ms / 1000.0;
+                          });
   // 0 ms means "not measured yet": NaN, like the cold start, rather than a false 0.
   metrics_.gauge_callback("cutout_model_load_seconds", "Model session creation (NaN until loaded)", [this] {
     const double ms = engine_.model_load_ms();
@@ -152,7 +162,8 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
                              "bad_request", "request_timeout", "headers_too_large", "too_many_connections"}) {
     metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", reason}});
   }
-  for (ModelStatus s : {ModelStatus::kLoading, ModelStatus::kWarming, ModelStatus::kReady, ModelStatus::kFailed}) {
+  for (ModelStatus s :
+       {ModelStatus::kLoading, ModelStatus::kWarming, ModelStatus::kReady, ModelStatus::kFailed}) {
     metrics_.gauge_callback("cutout_model_status", "1 for the model's current status",
                             [this, s] { return engine_.status() == s ? 1.0 : 0.0; },
                             {{"status", std::string(model_status_name(s))}});
@@ -195,8 +206,8 @@ HttpResponse Service::handle(HttpRequest& request) {
   info.request_id = make_request_id(request.header("X-Request-Id"));
   // Paths with a variable part are routed, and labelled in metrics, by their pattern.
   const std::string key = request.path.rfind("/static/", 0) == 0 ? "/static/{file}"
-                          : request.path.rfind("/s/", 0) == 0   ? "/s/{id}"
-                                                                : request.path;
+                          : request.path.rfind("/s/", 0) == 0    ? "/s/{id}"
+                                                                 : request.path;
   auto route = routes_.find({request.method, key});
   info.endpoint = route == routes_.end() ? "other" : key == "/static/{file}" ? "/static" : key;
   HttpResponse response;
@@ -206,14 +217,16 @@ HttpResponse Service::handle(HttpRequest& request) {
       for (const auto& [route_key, fn] : routes_) path_known = path_known || route_key.second == key;
       if (path_known) {
         info.endpoint = key;
-        response = error_response({405, "method_not_allowed", request.method + " is not allowed on " + request.path, 0},
-                                  info);
+        response = error_response(
+            {405, "method_not_allowed", request.method + " is not allowed on " + request.path, 0}, info);
       } else {
         response = error_response(not_found("no such endpoint: " + request.path), info);
       }
     } else if (request.path.rfind("/api/", 0) == 0 && !authorized(request)) {
-      metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "unauthorized"}}).inc();
-      response = error_response({401, "unauthorized", "missing or wrong API key (Authorization: Bearer KEY)", 0}, info);
+      metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "unauthorized"}})
+          .inc();
+      response = error_response(
+          {401, "unauthorized", "missing or wrong API key (Authorization: Bearer KEY)", 0}, info);
     } else {
       response = route->second(request, info);
     }
@@ -234,8 +247,8 @@ HttpResponse Service::handle(HttpRequest& request) {
   }
   // The log line and the metrics of a stream are written when its last event is.
   response.content_type = "text/event-stream";
-  response.stream = [this, http, trace, start, shared = std::make_shared<RequestInfo>(std::move(info))](
-                        EventSink& sink) mutable {
+  response.stream = [this, http, trace, start,
+                     shared = std::make_shared<RequestInfo>(std::move(info))](EventSink& sink) mutable {
     CountingSink counted(sink);
     shared->stream(counted, *shared);
     http.status = 200;
@@ -278,8 +291,8 @@ bool Service::authorized(const HttpRequest& request) const {
   return !given.empty() && constant_time_equal(given, config_.api_key);
 }
 
-void Service::finish(const HttpRequestLog& sent, const std::string& trace_header, int status, const RequestInfo& info,
-                     Clock::time_point start) {
+void Service::finish(const HttpRequestLog& sent, const std::string& trace_header, int status,
+                     const RequestInfo& info, Clock::time_point start) {
   const double latency = seconds_since(start);
   const std::string code = std::to_string(status);
   request_counter(info.endpoint, code).inc();
@@ -307,9 +320,9 @@ void Service::finish(const HttpRequestLog& sent, const std::string& trace_header
   }
   // Errors we return are warnings (4xx) or errors (5xx); a 503 from /readyz while the model
   // loads is a normal answer, not an error.
-  const Severity severity = info.error_code.empty()  ? Severity::kInfo
-                            : status >= 500          ? Severity::kError
-                                                     : Severity::kWarning;
+  const Severity severity = info.error_code.empty() ? Severity::kInfo
+                            : status >= 500         ? Severity::kError
+                                                    : Severity::kWarning;
   logger_.log(severity, http.method + " " + http.url.substr(0, http.url.find('?')) + " " + code, fields);
 }
 
@@ -327,9 +340,13 @@ void Service::on_model_status(ModelStatus status, double duration_ms, const std:
               "model " + std::string(model_status_name(status)), fields);
 }
 
-void Service::start_draining() { draining_ = true; }
+void Service::start_draining() {
+  draining_ = true;
+}
 
-HttpResponse Service::healthz(HttpRequest&, RequestInfo&) { return json_response(200, {{"status", "ok"}}); }
+HttpResponse Service::healthz(HttpRequest&, RequestInfo&) {
+  return json_response(200, {{"status", "ok"}});
+}
 
 HttpResponse Service::readyz(HttpRequest&, RequestInfo&) {
   if (draining_) return json_response(503, {{"status", "draining"}});
@@ -382,7 +399,8 @@ HttpResponse Service::warmup(HttpRequest& request, RequestInfo& info) {
   if (s == ModelStatus::kFailed) {
     return error_response({503, "not_ready", "the model failed: " + engine_.failure(), 0}, info);
   }
-  return error_response({503, "not_ready", "the model is still " + std::string(model_status_name(s)), 2}, info);
+  return error_response({503, "not_ready", "the model is still " + std::string(model_status_name(s)), 2},
+                        info);
 }
 
 HttpResponse Service::metrics(HttpRequest&, RequestInfo&) {
@@ -393,9 +411,10 @@ HttpResponse Service::metrics(HttpRequest&, RequestInfo&) {
 }
 
 HttpResponse Service::page(HttpRequest& request, RequestInfo& info) {
-  const std::string name = request.path == "/"            ? "index.html"
-                           : request.path == "/dashboard" ? "dashboard.html"
-                                                          : request.path.substr(std::string_view("/static/").size());
+  const std::string name = request.path == "/" ? "index.html"
+                           : request.path == "/dashboard"
+                               ? "dashboard.html"
+                               : request.path.substr(std::string_view("/static/").size());
   if (!web_file_name_ok(name)) return error_response(not_found("no such file: " + request.path), info);
   // The embedded files carry an ETag made at build time; files from --web-dir (development) are
   // read and hashed on each request, so an edit shows on reload.
@@ -417,9 +436,10 @@ HttpResponse Service::page(HttpRequest& request, RequestInfo& info) {
   r.headers = {{"ETag", etag}, {"Cache-Control", "no-cache"}, {"X-Content-Type-Options", "nosniff"}};
   if (name.ends_with(".html")) {
     // Everything is served from here: no inline script, nothing from elsewhere.
-    r.headers.emplace_back("Content-Security-Policy",
-                           "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-                           "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    r.headers.emplace_back(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
     r.headers.emplace_back("Referrer-Policy", "no-referrer");
   }
   if (request.header("If-None-Match") == etag) {

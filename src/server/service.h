@@ -30,10 +30,10 @@ namespace cutout::server {
 // What a handler learnt about its request, for the access log and the metrics.
 struct RequestInfo {
   std::string request_id;
-  std::string endpoint;     // the route, e.g. "/api/v2/process"; "other" for unknown paths
-  bool cold_start = false;  // waited for the model
+  std::string endpoint;              // the route, e.g. "/api/v2/process"; "other" for unknown paths
+  bool cold_start = false;           // waited for the model
   nlohmann::json timings = nullptr;  // timings_ms of a process request
-  std::string error_code;   // of an error response
+  std::string error_code;            // of an error response
   // A streamed answer: set by a route instead of HttpResponse::stream. It runs after the headers
   // (status 200) and records its outcome here: `outcome_status` is the status of the error that
   // ended the stream (e.g. 504), or 200. The access log and metrics are written when it ends, so
@@ -67,16 +67,16 @@ class Service {
   HttpResponse status(HttpRequest&, RequestInfo&);
   HttpResponse warmup(HttpRequest&, RequestInfo&);
   HttpResponse metrics(HttpRequest&, RequestInfo&);
-  HttpResponse page(HttpRequest&, RequestInfo&);  // GET /, /dashboard and /static/<file>
-  HttpResponse process(HttpRequest&, RequestInfo&);  // process_handler.cpp
+  HttpResponse page(HttpRequest&, RequestInfo&);         // GET /, /dashboard and /static/<file>
+  HttpResponse process(HttpRequest&, RequestInfo&);      // process_handler.cpp
   HttpResponse share_image(HttpRequest&, RequestInfo&);  // share_handler.cpp
   HttpResponse shared_get(HttpRequest&, RequestInfo&);
   HttpResponse shared_delete(HttpRequest&, RequestInfo&);
 
   HttpResponse error_response(const ApiError& error, RequestInfo& info);
   // Access log and metrics of a finished request (`status` as counted; `sent_status` as sent).
-  void finish(const HttpRequestLog& http, const std::string& trace_header, int status, const RequestInfo& info,
-              std::chrono::steady_clock::time_point start);
+  void finish(const HttpRequestLog& http, const std::string& trace_header, int status,
+              const RequestInfo& info, std::chrono::steady_clock::time_point start);
   bool authorized(const HttpRequest& request) const;
   nlohmann::json status_json() const;
   // Observes a finished process request's stages (seconds) in the stage histogram.

@@ -18,13 +18,20 @@ namespace {
 
 std::string_view mime_of(ImageFormat format) {
   switch (format) {
-    case ImageFormat::kJpeg: return "image/jpeg";
-    case ImageFormat::kPng: return "image/png";
-    case ImageFormat::kWebp: return "image/webp";
-    case ImageFormat::kBmp: return "image/bmp";
-    case ImageFormat::kTiff: return "image/tiff";
-    case ImageFormat::kGif: return "image/gif";
-    case ImageFormat::kUnknown: break;
+    case ImageFormat::kJpeg:
+      return "image/jpeg";
+    case ImageFormat::kPng:
+      return "image/png";
+    case ImageFormat::kWebp:
+      return "image/webp";
+    case ImageFormat::kBmp:
+      return "image/bmp";
+    case ImageFormat::kTiff:
+      return "image/tiff";
+    case ImageFormat::kGif:
+      return "image/gif";
+    case ImageFormat::kUnknown:
+      break;
   }
   return "application/octet-stream";
 }
@@ -33,9 +40,13 @@ std::string sha256_of(std::string_view s) {
   return sha256_hex({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
 }
 
-ApiError sharing_off() { return {404, "not_found", "sharing is off on this server (--share-store none)", 0}; }
+ApiError sharing_off() {
+  return {404, "not_found", "sharing is off on this server (--share-store none)", 0};
+}
 
-ApiError store_unavailable() { return {503, "store_unavailable", "the share store is not available; retry later", 1}; }
+ApiError store_unavailable() {
+  return {503, "store_unavailable", "the share store is not available; retry later", 1};
+}
 
 }  // namespace
 
@@ -51,24 +62,33 @@ std::string Service::client_address(const HttpRequest& request) const {
 }
 
 void Service::share_store_failed(const char* operation, const ShareStoreError& e) {
-  metrics_.counter("cutout_share_store_errors_total", "Share store operations that failed", {{"store", share_->kind()}})
+  metrics_
+      .counter("cutout_share_store_errors_total", "Share store operations that failed",
+               {{"store", share_->kind()}})
       .inc();
-  logger_.error("share store failed", {{"store", share_->kind()}, {"operation", operation}, {"error", e.what()}});
+  logger_.error("share store failed",
+                {{"store", share_->kind()}, {"operation", operation}, {"error", e.what()}});
 }
 
 HttpResponse Service::share_image(HttpRequest& request, RequestInfo& info) {
   if (!share_) return error_response(sharing_off(), info);
   if (const int wait_s = share_limiter_.acquire(client_address(request)); wait_s > 0) {
-    metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "share_rate_limited"}}).inc();
+    metrics_
+        .counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "share_rate_limited"}})
+        .inc();
     throw ApiException({429, "overloaded", "too many shared images from this address; retry later", wait_s});
   }
-  const int64_t ttl = request.has_param("ttl") ? parse_int_param("ttl", request.param("ttl"), 1, config_.share_max_ttl_s)
-                                               : config_.share_ttl_s;
+  const int64_t ttl = request.has_param("ttl")
+                          ? parse_int_param("ttl", request.param("ttl"), 1, config_.share_max_ttl_s)
+                          : config_.share_ttl_s;
   const std::string_view bytes = image_bytes(request);
   if (bytes.size() > config_.share_max_bytes) {
-    metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "payload_too_large"}}).inc();
+    metrics_
+        .counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "payload_too_large"}})
+        .inc();
     throw ApiException({413, "payload_too_large",
-                        "shared images are limited to " + std::to_string(config_.share_max_bytes) + " bytes", 0});
+                        "shared images are limited to " + std::to_string(config_.share_max_bytes) + " bytes",
+                        0});
   }
   // Only images we can decode, of the formats we read, are stored; the type comes from the bytes.
   const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
@@ -107,8 +127,12 @@ HttpResponse Service::share_image(HttpRequest& request, RequestInfo& info) {
   HttpResponse r;
   r.status = 201;
   r.headers = {{"Location", url}, {"Cache-Control", "no-store"}};
-  r.body = nlohmann::json{{"id", id}, {"url", url}, {"expires_at", rfc3339_utc(object.expires_at)}, {"delete_token", token}}
-               .dump();
+  r.body = nlohmann::json{
+      {"id", id},
+      {"url", url},
+      {"expires_at", rfc3339_utc(object.expires_at)},
+      {"delete_token",
+       token}}.dump();
   return r;
 }
 
@@ -185,7 +209,9 @@ void Service::sweep_shares_every(std::stop_token stop) {
   for (;;) {
     {
       std::unique_lock lock(m);
-      if (wake.wait_for(lock, stop, std::chrono::seconds(config_.share_sweep_interval_s), [] { return false; })) break;
+      if (wake.wait_for(lock, stop, std::chrono::seconds(config_.share_sweep_interval_s),
+                        [] { return false; }))
+        break;
       if (stop.stop_requested()) break;
     }
     try {

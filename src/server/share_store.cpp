@@ -3,10 +3,10 @@
 #include <sys/random.h>
 
 #include <array>
-#include <span>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <span>
 
 #include <nlohmann/json.hpp>
 
@@ -39,8 +39,8 @@ bool url_safe(char c) {
 
 }  // namespace
 
-std::unique_ptr<ShareStore> open_file_share_store(const std::string& dir);     // share_store_file.cpp
-std::unique_ptr<ShareStore> open_redis_share_store(const std::string& spec);   // share_store_redis.cpp
+std::unique_ptr<ShareStore> open_file_share_store(const std::string& dir);    // share_store_file.cpp
+std::unique_ptr<ShareStore> open_redis_share_store(const std::string& spec);  // share_store_redis.cpp
 
 std::unique_ptr<ShareStore> open_share_store(const std::string& spec) {
   if (spec.rfind("file:", 0) == 0) {
@@ -48,11 +48,13 @@ std::unique_ptr<ShareStore> open_share_store(const std::string& spec) {
     return open_file_share_store(spec.substr(5));
   }
   if (spec.rfind("redis://", 0) == 0) return open_redis_share_store(spec);
-  throw std::invalid_argument("share store must be file:DIR, redis://host:port/db or none, not \"" + spec + "\"");
+  throw std::invalid_argument("share store must be file:DIR, redis://host:port/db or none, not \"" + spec +
+                              "\"");
 }
 
 int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string new_share_id() {

@@ -26,9 +26,9 @@ namespace cutout::server {
 struct ShareObject {
   std::string content_type;  // from the sniffed bytes, e.g. "image/png"
   std::string data;
-  int64_t expires_at = 0;     // unix seconds
-  std::string token_sha256;   // hex SHA-256 of the delete token (the token itself is not kept)
-  std::string data_sha256;    // hex SHA-256 of data (the ETag)
+  int64_t expires_at = 0;    // unix seconds
+  std::string token_sha256;  // hex SHA-256 of the delete token (the token itself is not kept)
+  std::string data_sha256;   // hex SHA-256 of data (the ETag)
 };
 
 struct ShareStoreStats {

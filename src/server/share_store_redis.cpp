@@ -80,13 +80,15 @@ RedisAddress parse_address(const std::string& spec) {
   std::string_view rest = std::string_view(spec).substr(8);
   const size_t slash = rest.find('/');
   std::string_view hostport = rest.substr(0, slash);
-  if (slash != std::string_view::npos && slash + 1 < rest.size()) a.db = parse_number(rest.substr(slash + 1), spec, "db");
+  if (slash != std::string_view::npos && slash + 1 < rest.size())
+    a.db = parse_number(rest.substr(slash + 1), spec, "db");
   const size_t colon = hostport.rfind(':');
   if (colon != std::string_view::npos) {
     a.port = parse_number(hostport.substr(colon + 1), spec, "port");
     hostport = hostport.substr(0, colon);
   }
-  if (hostport.empty() || a.port == 0 || a.port > 65535) throw std::invalid_argument("share store " + spec + ": expected redis://host:port/db");
+  if (hostport.empty() || a.port == 0 || a.port > 65535)
+    throw std::invalid_argument("share store " + spec + ": expected redis://host:port/db");
   a.host = std::string(hostport);
   return a;
 }
@@ -103,9 +105,9 @@ class RedisShareStore : public ShareStore {
     const std::string ttl = std::to_string(std::max<int64_t>(1, object.expires_at - unix_now()));
     const std::string expires = std::to_string(object.expires_at);
     command([&](redisContext* c) {
-      return static_cast<redisReply*>(redisCommand(c, "EVAL %s 4 %b %s %s %s %b %s %s %b", kPutScript, key.data(),
-                                                   key.size(), kIndex, kSizes, kBytes, record.data(), record.size(),
-                                                   ttl.c_str(), expires.c_str(), id.data(), id.size()));
+      return static_cast<redisReply*>(redisCommand(
+          c, "EVAL %s 4 %b %s %s %s %b %s %s %b", kPutScript, key.data(), key.size(), kIndex, kSizes, kBytes,
+          record.data(), record.size(), ttl.c_str(), expires.c_str(), id.data(), id.size()));
     });
   }
 
@@ -123,8 +125,8 @@ class RedisShareStore : public ShareStore {
   bool remove(const std::string& id) override {
     const std::string key = "cutout:share:" + id;
     Reply r = command([&](redisContext* c) {
-      return static_cast<redisReply*>(redisCommand(c, "EVAL %s 4 %b %s %s %s %b", kRemoveScript, key.data(), key.size(),
-                                                   kIndex, kSizes, kBytes, id.data(), id.size()));
+      return static_cast<redisReply*>(redisCommand(c, "EVAL %s 4 %b %s %s %s %b", kRemoveScript, key.data(),
+                                                   key.size(), kIndex, kSizes, kBytes, id.data(), id.size()));
     });
     return r->type == REDIS_REPLY_INTEGER && r->integer > 0;
   }
@@ -132,8 +134,8 @@ class RedisShareStore : public ShareStore {
   int sweep() override {
     const std::string now = std::to_string(unix_now());
     Reply r = command([&](redisContext* c) {
-      return static_cast<redisReply*>(redisCommand(c, "EVAL %s 3 %s %s %s %s", kSweepScript, kIndex, kSizes, kBytes,
-                                                   now.c_str()));
+      return static_cast<redisReply*>(
+          redisCommand(c, "EVAL %s 3 %s %s %s %s", kSweepScript, kIndex, kSizes, kBytes, now.c_str()));
     });
     return r->type == REDIS_REPLY_INTEGER ? static_cast<int>(r->integer) : 0;
   }
@@ -142,10 +144,10 @@ class RedisShareStore : public ShareStore {
   ShareStoreStats stats() override {
     sweep();
     ShareStoreStats s;
-    Reply objects = command([&](redisContext* c) {
-      return static_cast<redisReply*>(redisCommand(c, "ZCARD %s", kIndex));
-    });
-    Reply bytes = command([&](redisContext* c) { return static_cast<redisReply*>(redisCommand(c, "GET %s", kBytes)); });
+    Reply objects = command(
+        [&](redisContext* c) { return static_cast<redisReply*>(redisCommand(c, "ZCARD %s", kIndex)); });
+    Reply bytes =
+        command([&](redisContext* c) { return static_cast<redisReply*>(redisCommand(c, "GET %s", kBytes)); });
     if (objects->type == REDIS_REPLY_INTEGER) s.objects = objects->integer;
     if (bytes->type == REDIS_REPLY_STRING) s.bytes = std::strtoll(bytes->str, nullptr, 10);
     return s;
