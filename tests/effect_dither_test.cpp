@@ -14,6 +14,7 @@
 
 #include "core/compose.h"
 #include "core/effects.h"
+#include "core/effects_internal.h"
 #include "core/image_encode.h"
 #include "core/image_io.h"
 #include "test_support.h"
@@ -188,19 +189,27 @@ TEST(EffectDither, LowContrastSubjectIsStretched) {
   EXPECT_LT(ink_fraction(out.pixels, cv::Rect(180, 0, 20, 50)), 0.15);
 }
 
+TEST(EffectDither, BayerMatrixIsTheRecursiveOne) {
+  // The table the effect uses, against its definition computed here: M(1) = [0] and
+  // M(2n) = [[4 M(n), 4 M(n) + 2], [4 M(n) + 3, 4 M(n) + 1]] up to 8x8 (each of 0..63 once).
+  std::vector<std::vector<int>> m = {{0}};
+  for (int n = 1; n < 8; n *= 2) {
+    std::vector<std::vector<int>> next(2 * n, std::vector<int>(2 * n));
+    for (int y = 0; y < 2 * n; ++y) {
+      for (int x = 0; x < 2 * n; ++x) {
+        constexpr int kQuadrant[2][2] = {{0, 2}, {3, 1}};
+        next[y][x] = 4 * m[y % n][x % n] + kQuadrant[y / n][x / n];
+      }
+    }
+    m = std::move(next);
+  }
+  for (int y = 0; y < 8; ++y) {
+    for (int x = 0; x < 8; ++x) EXPECT_EQ(int{detail::kBayerMatrix[y][x]}, m[y][x]) << x << "," << y;
+  }
+}
+
 TEST(EffectDither, BayerReproducesTheThresholdMatrix) {
-  // clang-format off
-  static constexpr int kBayer[8][8] = {
-      { 0, 32,  8, 40,  2, 34, 10, 42},
-      {48, 16, 56, 24, 50, 18, 58, 26},
-      {12, 44,  4, 36, 14, 46,  6, 38},
-      {60, 28, 52, 20, 62, 30, 54, 22},
-      { 3, 35, 11, 43,  1, 33,  9, 41},
-      {51, 19, 59, 27, 49, 17, 57, 25},
-      {15, 47,  7, 39, 13, 45,  5, 37},
-      {63, 31, 55, 23, 61, 29, 53, 21},
-  };
-  // clang-format on
+  const auto& kBayer = detail::kBayerMatrix;
   // Flat 25 % grey: paper where the matrix is below 16 (a quarter of the cells), ink elsewhere;
   // 50 %: paper below 32. The matrix is anchored at the image origin.
   for (const auto& [grey, paper_below] : std::vector<std::pair<int, int>>{{64, 16}, {128, 32}}) {

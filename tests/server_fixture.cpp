@@ -1,15 +1,11 @@
 #include "server_fixture.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -34,44 +30,16 @@ std::vector<std::string> clean_environment(const Env& extra) {
   return env;
 }
 
-// Starts the binary with stdout and stderr redirected into files; returns its pid.
-pid_t spawn(const std::vector<std::string>& args, const Env& extra_env, const fs::path& stdout_path,
-            const fs::path& stderr_path) {
-  // Everything the child needs is built before fork: after it, only async-signal-safe calls.
-  std::vector<std::string> argv_strings = {cutout_binary().string()};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  const std::vector<std::string> env_strings = clean_environment(extra_env);
-  std::vector<char*> argv, envp;
-  for (const auto& a : argv_strings) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const auto& e : env_strings) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  const std::string out = stdout_path.string(), err = stderr_path.string();
-  const pid_t parent = getpid();
-
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
-    if (getppid() != parent) _exit(127);
-    const int in_fd = open("/dev/null", O_RDONLY);
-    const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in_fd < 0 || out_fd < 0 || err_fd < 0) _exit(127);
-    dup2(in_fd, STDIN_FILENO);
-    dup2(out_fd, STDOUT_FILENO);
-    dup2(err_fd, STDERR_FILENO);
-    execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+// Starts `cutout <args>` in the clean environment plus `extra_env`, its stdout and stderr in
+// stdout.log and stderr.log of `dir`; returns its pid.
+pid_t spawn_cutout(const std::vector<std::string>& args, const Env& extra_env, const fs::path& dir) {
+  std::vector<std::string> argv = {cutout_binary().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  SpawnOptions spawn;
+  spawn.env = clean_environment(extra_env);
+  spawn.stdout_path = dir / "stdout.log";
+  spawn.stderr_path = dir / "stderr.log";
+  return spawn_process(argv, spawn);
 }
 
 int decode_wait_status(int status) {
@@ -117,7 +85,7 @@ ServerProcess::ServerProcess(ServerOptions options) {
   for (const auto& [k, v] : options.env) has_data_dir = has_data_dir || k == "CUTOUT_DATA_DIR";
   if (!has_data_dir) args.insert(args.end(), {"--data-dir", (dir_.path() / "data").string()});
   args.insert(args.end(), options.args.begin(), options.args.end());
-  pid_ = spawn(args, options.env, dir_.path() / "stdout.log", dir_.path() / "stderr.log");
+  pid_ = spawn_cutout(args, options.env, dir_.path());
   try {
     wait_started(options);
   } catch (...) {
@@ -185,10 +153,10 @@ httplib::Client ServerProcess::client(std::chrono::seconds read_timeout) const {
 }
 
 std::string ServerProcess::log_text() const {
-  return slurp(dir_.path() / "stdout.log");
+  return read_text_file(dir_.path() / "stdout.log");
 }
 std::string ServerProcess::stderr_text() const {
-  return slurp(dir_.path() / "stderr.log");
+  return read_text_file(dir_.path() / "stderr.log");
 }
 
 std::vector<nlohmann::json> ServerProcess::log_lines() const {
@@ -241,15 +209,15 @@ FinishedRun run_serve_until_exit(const std::vector<std::string>& args, const Env
   TempDir dir;
   std::vector<std::string> full = {"serve"};
   full.insert(full.end(), args.begin(), args.end());
-  const pid_t pid = spawn(full, env, dir.path() / "stdout.log", dir.path() / "stderr.log");
+  const pid_t pid = spawn_cutout(full, env, dir.path());
   FinishedRun run;
   run.exit_status = wait_child(pid, timeout);
   if (!run.exit_status) {
     kill(pid, SIGKILL);
     wait_child(pid, std::chrono::seconds(10));
   }
-  run.stdout_text = slurp(dir.path() / "stdout.log");
-  run.stderr_text = slurp(dir.path() / "stderr.log");
+  run.stdout_text = read_text_file(dir.path() / "stdout.log");
+  run.stderr_text = read_text_file(dir.path() / "stderr.log");
   return run;
 }
 

@@ -1,10 +1,8 @@
 #include "service_processes.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -75,34 +73,6 @@ std::string substitute(std::string text, const std::vector<std::pair<std::string
   return text;
 }
 
-// Starts `argv` with stdout and stderr appended to `log_path`; returns its pid. With
-// `own_process_group` the child leads a new process group, so that its own children (nginx's workers)
-// can be signalled with it.
-pid_t spawn(const std::vector<std::string>& args, const fs::path& log_path, bool own_process_group) {
-  // Everything the child needs is built before fork: after it, only async-signal-safe calls.
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const std::string log = log_path.string();
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
-    if (getppid() != parent) _exit(127);
-    if (own_process_group) setpgid(0, 0);
-    const int in_fd = open("/dev/null", O_RDONLY);
-    const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (in_fd < 0 || log_fd < 0) _exit(127);
-    dup2(in_fd, STDIN_FILENO);
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 // True when the child has exited (and is reaped).
 bool exited(pid_t pid) {
   int status = 0;
@@ -119,13 +89,6 @@ bool wait_gone(pid_t pid, std::chrono::milliseconds timeout) {
     if (Clock::now() >= deadline) return false;
     std::this_thread::sleep_for(5ms);
   }
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 struct ContextDeleter {
@@ -293,10 +256,13 @@ void RedisProcess::start() {
 
 void RedisProcess::start_on(int port) {
   const fs::path log = dir_.path() / "redis.log";
-  pid_ = spawn({kRedisServer, "--port", std::to_string(port), "--bind", "127.0.0.1", "--dir",
-                dir_.path().string(), "--save", "", "--appendonly", "no", "--daemonize", "no",
-                "--protected-mode", "no", "--databases", "16", "--loglevel", "notice"},
-               log, false);
+  SpawnOptions spawn;
+  spawn.stdout_path = log;  // and stderr
+  spawn.append = true;
+  pid_ = spawn_process({kRedisServer, "--port", std::to_string(port), "--bind", "127.0.0.1", "--dir",
+                        dir_.path().string(), "--save", "", "--appendonly", "no", "--daemonize", "no",
+                        "--protected-mode", "no", "--databases", "16", "--loglevel", "notice"},
+                       spawn);
   port_ = port;
   const bool up = wait_until_answers(
       pid_,
@@ -312,7 +278,7 @@ void RedisProcess::start_on(int port) {
   if (!up) {
     stop();
     throw std::runtime_error("redis-server did not answer PING on port " + std::to_string(port) +
-                             "\n--- log:\n" + slurp(log));
+                             "\n--- log:\n" + read_text_file(log));
   }
 }
 
@@ -336,7 +302,7 @@ std::vector<std::string> RedisProcess::keys(int db) const {
 }
 
 std::string RedisProcess::log_text() const {
-  return slurp(dir_.path() / "redis.log");
+  return read_text_file(dir_.path() / "redis.log");
 }
 
 // ---- nginx
@@ -362,12 +328,16 @@ NginxProcess::NginxProcess(const std::vector<int>& upstream_ports) {
       out << conf;
       if (!out) throw std::runtime_error("cannot write nginx.conf");
     }
-    pid_ = spawn(
+    SpawnOptions spawn;
+    spawn.stdout_path = d / "stderr.log";  // and stderr
+    spawn.append = true;
+    spawn.own_process_group = true;  // stop() signals the workers with the master
+    pid_ = spawn_process(
         {kNginx, "-p", d.string() + "/", "-c", (d / "nginx.conf").string(), "-e", (d / "error.log").string()},
-        d / "stderr.log", true);
+        spawn);
     const auto answers = [&] { return http_answers(port_); };
     if (wait_until_answers(pid_, answers, 15s)) return;
-    const std::string why = slurp(d / "error.log") + slurp(d / "stderr.log");
+    const std::string why = read_text_file(d / "error.log") + read_text_file(d / "stderr.log");
     stop();
     // The port may have been taken before nginx bound it: try another one.
     if (attempt == 3 || why.find("Address already in use") == std::string::npos) {
@@ -392,10 +362,10 @@ void NginxProcess::stop() {
 }
 
 std::string NginxProcess::access_log() const {
-  return slurp(dir_.path() / "access.log");
+  return read_text_file(dir_.path() / "access.log");
 }
 std::string NginxProcess::error_log() const {
-  return slurp(dir_.path() / "error.log");
+  return read_text_file(dir_.path() / "error.log");
 }
 
 std::vector<NginxAccess> NginxProcess::access_entries() const {

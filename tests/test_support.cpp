@@ -1,9 +1,17 @@
 #include "test_support.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 #include <opencv2/imgproc.hpp>
@@ -71,6 +79,49 @@ int run_command(const std::string& command, std::string* out) {
   int status = pclose(pipe);
   if (out) *out = std::move(text);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+pid_t spawn_process(const std::vector<std::string>& args, const SpawnOptions& options) {
+  // Everything the child needs is built before fork: after it, only async-signal-safe calls.
+  std::vector<char*> argv, envp;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  if (options.env) {
+    for (const auto& e : *options.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+  }
+  const std::string out = options.stdout_path.string(), err = options.stderr_path.string();
+  const int flags = O_WRONLY | O_CREAT | (options.append ? O_APPEND : O_TRUNC);
+  const pid_t parent = getpid();
+
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+    if (getppid() != parent) _exit(127);
+    if (options.own_process_group) setpgid(0, 0);
+    const int in_fd = open("/dev/null", O_RDONLY);
+    const int out_fd = open(out.c_str(), flags, 0644);
+    const int err_fd = err.empty() ? out_fd : open(err.c_str(), flags, 0644);
+    if (in_fd < 0 || out_fd < 0 || err_fd < 0) _exit(127);
+    dup2(in_fd, STDIN_FILENO);
+    dup2(out_fd, STDOUT_FILENO);
+    dup2(err_fd, STDERR_FILENO);
+    if (options.env) {
+      execve(argv[0], argv.data(), envp.data());
+    } else {
+      execv(argv[0], argv.data());
+    }
+    _exit(127);
+  }
+  return pid;
+}
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace cutout::testing

@@ -34,17 +34,27 @@ void reexec_with_huge_page_malloc(char** argv) {
   if (current) setenv("GLIBC_TUNABLES", current, 1);
 }
 
-void ModelOptions::add_to(CLI::App& app) {
-  app.add_option("--model", model, "built-in model name (isnet, isnet-int8) or path to an .onnx file")
+void add_model_flags(CLI::App& app, ModelFlagTargets to, bool from_environment) {
+  auto add = [&](const char* flag, auto& value, const char* variable, const char* help) {
+    CLI::Option* option = app.add_option(flag, value, help);
+    if (from_environment) option->envname(variable);
+    return option;
+  };
+  add("--model", to.model, "CUTOUT_MODEL", "built-in model name (isnet, isnet-int8) or path to an .onnx file")
       ->capture_default_str();
-  app.add_option("--model-kind", kind, "kind of a model file: isnet or inspyrenet");
-  app.add_option("--base-size", base_size,
-                 "input side for inspyrenet models with dynamic input (e.g. 384, 1024)");
-  app.add_option("--threads", threads,
-                 "inference threads (default: $CUTOUT_THREADS, $OMP_NUM_THREADS, cores within the "
-                 "container's CPU limit)")
+  add("--model-kind", to.kind, "CUTOUT_MODEL_KIND", "kind of a model file: isnet or inspyrenet");
+  add("--base-size", to.base_size, "CUTOUT_BASE_SIZE",
+      "input side for inspyrenet models with dynamic input (e.g. 384, 1024)")
+      ->check(CLI::Range(0, 4096));
+  add("--threads", to.threads, "CUTOUT_THREADS",
+      "inference threads (default: $CUTOUT_THREADS, $OMP_NUM_THREADS, cores within the container's CPU "
+      "limit)")
       ->check(CLI::Range(0, 1024));
-  app.add_option("--device", device, "execution provider: cpu or cuda")->capture_default_str();
+  add("--device", to.device, "CUTOUT_DEVICE", "execution provider: cpu or cuda")->capture_default_str();
+}
+
+void ModelOptions::add_to(CLI::App& app) {
+  add_model_flags(app, {model, kind, base_size, threads, device}, false);
 }
 
 ModelDescriptor ModelOptions::descriptor() const {

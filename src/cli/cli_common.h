@@ -29,6 +29,23 @@ constexpr int kExitUsage = 2;   // bad command line or option value
 // already set, CUTOUT_NO_HUGE_PAGES is set, or exec fails. Call first thing in main().
 void reexec_with_huge_page_malloc(char** argv);
 
+// Where the model flags put their values: a ModelOptions, or the same fields of another
+// configuration (`cutout serve`'s ServeConfig).
+struct ModelFlagTargets {
+  std::string& model;
+  std::string& kind;
+  int& base_size;
+  int& threads;
+  std::string& device;
+};
+// Declares --model, --model-kind, --base-size, --threads and --device, the one table of the model
+// flags for every command that runs the model. With `from_environment` each also reads its
+// variable (CUTOUT_MODEL, CUTOUT_MODEL_KIND, CUTOUT_BASE_SIZE, CUTOUT_THREADS, CUTOUT_DEVICE;
+// flag > environment > default), as `cutout serve` does. The other commands take flags only;
+// without --threads (or with 0) their session still reads CUTOUT_THREADS when it starts
+// (default_thread_count()).
+void add_model_flags(CLI::App& app, ModelFlagTargets targets, bool from_environment);
+
 // --model, --model-kind, --base-size, --threads, --device: the same on every command that runs
 // the model.
 struct ModelOptions {
@@ -38,7 +55,7 @@ struct ModelOptions {
   int threads = 0;
   std::string device = "cpu";
 
-  void add_to(CLI::App& app);
+  void add_to(CLI::App& app);          // add_model_flags, flags only
   ModelDescriptor descriptor() const;  // throws Error(kInvalidArgument)
   SessionConfig session_config() const;
   // OpenCV's threads (effects, resizing) follow --threads when it is given.

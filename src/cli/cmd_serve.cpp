@@ -193,26 +193,14 @@ void add_serve_command(CLI::App& app, int& exit_status) {
   auto config = std::make_shared<ServeConfig>();
   CLI::App* cmd = app.add_subcommand("serve", "run the HTTP service (SPEC §3)");
   ServeConfig& c = *config;
-  // The table: flag, variable, help. Bad values (from either) stop the start with a message.
+  // The table: flag, variable, help. Bad values (from either) stop the start with a message. The
+  // model flags are those of every command that runs the model (add_model_flags), with variables.
   cmd->add_option("--host", c.host, "address to listen on")->envname("CUTOUT_HOST")->capture_default_str();
   cmd->add_option("--port", c.port, "port (also Cloud Run's PORT)")
       ->envname("CUTOUT_PORT")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  cmd->add_option("--model", c.model, "built-in model name or .onnx path")
-      ->envname("CUTOUT_MODEL")
-      ->capture_default_str();
-  cmd->add_option("--model-kind", c.model_kind, "isnet or inspyrenet (for a path)")
-      ->envname("CUTOUT_MODEL_KIND");
-  cmd->add_option("--base-size", c.base_size, "input side of a dynamic inspyrenet model")
-      ->envname("CUTOUT_BASE_SIZE")
-      ->check(CLI::Range(0, 4096));
-  cmd->add_option("--threads", c.threads,
-                  "inference threads (default $CUTOUT_THREADS, $OMP_NUM_THREADS, cores within the "
-                  "container's CPU limit)")
-      ->envname("CUTOUT_THREADS")
-      ->check(CLI::Range(0, 1024));
-  cmd->add_option("--device", c.device, "cpu or cuda")->envname("CUTOUT_DEVICE")->capture_default_str();
+  add_model_flags(*cmd, {c.model, c.model_kind, c.base_size, c.threads, c.device}, true);
   cmd->add_option("--max-body-bytes", c.max_body_bytes, "largest request body")
       ->envname("CUTOUT_MAX_BODY_BYTES")
       ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))

@@ -24,7 +24,8 @@
 //       mirrored), which avoids the diagonal "worms" of a raster scan.
 //     - atkinson: Atkinson's kernel (6 neighbours x 1/8; 1/4 of the error is dropped on purpose:
 //       crisper, with blown highlights and shadows), serpentine as well.
-//     - bayer: 8x8 ordered (Bayer) threshold matrix anchored at the image origin.
+//     - bayer: 8x8 ordered (Bayer) threshold matrix anchored at the image origin (kBayerMatrix,
+//       effects_internal.h).
 //     Error diffusion is confined to the subject: a transparent pixel sends no error and the error
 //     sent towards one is dropped, so nothing crosses a gap of 2 or more transparent pixels
 //     between two subjects (they still share the tone stretch, and the blur where they are
@@ -240,21 +241,7 @@ void upsample_grid_row(const int16_t* grid_row, const std::vector<Tap>& col_taps
   }
 }
 
-// 8x8 Bayer matrix; a level is ink where level / 254 < (value + 0.5) / 64.
-// clang-format off
-constexpr uint8_t kBayer[8][8] = {
-    { 0, 32,  8, 40,  2, 34, 10, 42},
-    {48, 16, 56, 24, 50, 18, 58, 26},
-    {12, 44,  4, 36, 14, 46,  6, 38},
-    {60, 28, 52, 20, 62, 30, 54, 22},
-    { 3, 35, 11, 43,  1, 33,  9, 41},
-    {51, 19, 59, 27, 49, 17, 57, 25},
-    {15, 47,  7, 39, 13, 45,  5, 37},
-    {63, 31, 55, 23, 61, 29, 53, 21},
-};
-// clang-format on
-
-// Writes each pixel's level (0..254, kNotPrinted when transparent) into `out`; with kBayer the
+// Writes each pixel's level (0..254, kNotPrinted when transparent) into `out`; with kBayerDither the
 // row is thresholded right away (ordered dither needs no neighbours).
 template <bool kBayerDither>
 void prepare_levels(const cv::Mat& cutout, const SubjectStats& stats, const std::vector<int16_t>& grid,
@@ -265,7 +252,8 @@ void prepare_levels(const cv::Mat& cutout, const SubjectStats& stats, const std:
   std::array<uint8_t, 64> bayer_thresholds{};
   for (int i = 0; i < 64; ++i) {
     // level * 128 < (2b + 1) * 254  <=>  level < ceil((2b + 1) * 254 / 128)
-    bayer_thresholds[i] = static_cast<uint8_t>(((2 * kBayer[i / 8][i % 8] + 1) * kPaperLevel + 127) / 128);
+    bayer_thresholds[i] =
+        static_cast<uint8_t>(((2 * kBayerMatrix[i / 8][i % 8] + 1) * kPaperLevel + 127) / 128);
   }
   cv::parallel_for_(cv::Range(0, cutout.rows), [&](const cv::Range& range) {
     // The blur of grid rows `index` and `next` at full width; rebuilt when a row moves to the

@@ -5,13 +5,11 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <future>
 
 #include <opencv2/imgproc.hpp>
 
 #include "core/effects_internal.h"
 #include "core/error.h"
-#include "core/timer.h"
 
 namespace cutout {
 namespace {
@@ -180,24 +178,6 @@ EffectImage apply_effect(Effect effect, const cv::Mat& cutout, const EffectParam
       return detail::effect_dither(cutout, params);
   }
   throw Error(ErrorCode::kInternal, "unknown effect");
-}
-
-std::vector<EffectImage> apply_effects(const std::vector<Effect>& effects, const cv::Mat& cutout,
-                                       const EffectParams& params, std::vector<double>* effect_ms) {
-  std::vector<EffectImage> images(effects.size());
-  if (effect_ms) effect_ms->assign(effects.size(), 0.0);
-  auto run = [&](size_t i) {
-    Stopwatch own;
-    images[i] = apply_effect(effects[i], cutout, params);
-    if (effect_ms) (*effect_ms)[i] = own.elapsed_ms();
-  };
-  // Threads of our own rather than cv::parallel_for_, so that each effect's own parallel loops
-  // still run in parallel (OpenCV serialises nested parallel_for_).
-  std::vector<std::future<void>> tasks;
-  for (size_t i = 1; i < effects.size(); ++i) tasks.push_back(std::async(std::launch::async, run, i));
-  if (!effects.empty()) run(0);
-  for (auto& task : tasks) task.get();
-  return images;
 }
 
 namespace detail {

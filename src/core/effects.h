@@ -90,12 +90,9 @@ struct EffectImage {
   cv::Mat to_rgba() const;
 };
 
-// Applies one effect to an RGBA cut-out.
+// Applies one effect to an RGBA cut-out. The loops of bw, popart and dither run on OpenCV's pool
+// (cv::parallel_for_). Several effects of one photo run at once in render_outputs (pipeline.h),
+// each on a thread of its own.
 EffectImage apply_effect(Effect effect, const cv::Mat& cutout, const EffectParams& params);
-
-// Applies several effects at once, in parallel on OpenCV's pool; `effect_ms`, when given, gets
-// each effect's own wall time.
-std::vector<EffectImage> apply_effects(const std::vector<Effect>& effects, const cv::Mat& cutout,
-                                       const EffectParams& params, std::vector<double>* effect_ms = nullptr);
 
 }  // namespace cutout

@@ -18,41 +18,41 @@
 #include "core/image_encode.h"
 
 namespace cutout {
+namespace {
 
-std::string_view output_format_name(OutputFormat format) {
+// The names of a format, in one place so that the three lookups below cannot disagree.
+struct FormatNames {
+  std::string_view name;
+  std::string_view mime_type;
+  std::string_view extension;
+};
+
+constexpr FormatNames kPngNames{"png", "image/png", "png"};
+
+FormatNames format_names(OutputFormat format) {
   switch (format) {
     case OutputFormat::kPng:
-      return "png";
+      return kPngNames;
     case OutputFormat::kWebp:
-      return "webp";
+      return {"webp", "image/webp", "webp"};
     case OutputFormat::kJpeg:
-      return "jpeg";
+      return {"jpeg", "image/jpeg", "jpg"};
   }
-  return "png";
+  return kPngNames;  // not an enumerator: named as PNG, the default format
+}
+
+}  // namespace
+
+std::string_view output_format_name(OutputFormat format) {
+  return format_names(format).name;
 }
 
 std::string_view output_mime_type(OutputFormat format) {
-  switch (format) {
-    case OutputFormat::kPng:
-      return "image/png";
-    case OutputFormat::kWebp:
-      return "image/webp";
-    case OutputFormat::kJpeg:
-      return "image/jpeg";
-  }
-  return "image/png";
+  return format_names(format).mime_type;
 }
 
 std::string_view output_extension(OutputFormat format) {
-  switch (format) {
-    case OutputFormat::kPng:
-      return "png";
-    case OutputFormat::kWebp:
-      return "webp";
-    case OutputFormat::kJpeg:
-      return "jpg";
-  }
-  return "png";
+  return format_names(format).extension;
 }
 
 OutputFormat parse_output_format(std::string_view name) {

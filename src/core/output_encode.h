@@ -6,7 +6,10 @@
 //   popart, dither        palette with tRNS, at the smallest bit depth for the palette size;
 //                         on an opaque background the palette itself is composited, so the
 //                         result stays a palette PNG
-// Thread-safe; encoders run in parallel on OpenCV's pool.
+// Thread-safe: calls may run concurrently (render_outputs in pipeline.h encodes each output on a
+// thread of its own). Within one call, compositing onto a background and the PNG encoder's
+// stripes run on OpenCV's pool (cv::parallel_for_); WebP may add one libwebp thread
+// (WebpOptions::use_threads); JPEG encodes on the calling thread.
 #pragma once
 
 #include <optional>

@@ -2,7 +2,10 @@
 //
 // The model is behind MattePredictor so that the core depends on no inference library. The
 // function is thread-safe if the predictor is used by one thread at a time (see the
-// predictor's own rules). Effects and encoders of one photo run in parallel on OpenCV's pool.
+// predictor's own rules). The outputs of one photo are rendered and encoded at once, one task per
+// output on threads of its own (render_outputs), not on OpenCV's pool: OpenCV runs a
+// parallel_for_ nested in another one sequentially. Within a task, the effect's loops and the PNG
+// encoder's stripes run on OpenCV's pool (cv::parallel_for_).
 #pragma once
 
 #include <cstdint>
@@ -96,7 +99,9 @@ DecodedImage decode_for_cutout(std::span<const uint8_t> bytes, const RemoveOptio
 // Applies the matte to the decoded RGBA pixels in place, then crops and shrinks as asked.
 cv::Mat finish_cutout(DecodedImage decoded, const cv::Mat& matte, const RemoveOptions& options,
                       StageTimings& timings);
-// Renders and encodes every output (effects, then the mask) in parallel.
+// Renders and encodes every output (effects, then the mask) in parallel: each output on a thread
+// of its own (std::async), the first on the calling thread. Returns, or throws the exception of
+// the first output (in output order) that failed, once all are done.
 std::vector<NamedOutput> render_outputs(const cv::Mat& cutout, const RemoveOptions& options,
                                         StageTimings& timings, const OutputReadyFn& on_ready = {});
 

@@ -61,7 +61,13 @@ void append_cuda(Ort::SessionOptions& options, int device_id) {
 }  // namespace
 
 std::string_view device_name(Device device) {
-  return device == Device::kCpu ? "cpu" : "cuda";
+  switch (device) {
+    case Device::kCpu:
+      return "cpu";
+    case Device::kCuda:
+      return "cuda";
+  }
+  return "unknown";  // not an enumerator: a bug, never a guess
 }
 
 Device parse_device(std::string_view name) {

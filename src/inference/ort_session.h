@@ -21,7 +21,7 @@
 namespace cutout {
 
 enum class Device { kCpu, kCuda };
-std::string_view device_name(Device device);  // "cpu", "cuda"
+std::string_view device_name(Device device);  // "cpu", "cuda"; "unknown" for any other value
 Device parse_device(std::string_view name);   // throws Error(kInvalidArgument)
 
 // CUTOUT_THREADS, else OMP_NUM_THREADS, else the cores this process may use, capped by the CPU
