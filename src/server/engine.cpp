@@ -1,5 +1,9 @@
 #include "server/engine.h"
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 #include "core/error.h"
 #include "core/timer.h"
 #include "inference/segmenter.h"
@@ -99,6 +103,7 @@ void Engine::work() {
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - job->submitted)
               .count();
     }
+    if (options_.on_job_start) options_.on_job_start(*job);
     StageTimings timings;
     cv::Mat matte;
     std::exception_ptr error;
@@ -223,6 +228,12 @@ int Engine::in_flight() const {
 
 double Engine::typical_inference_s() const {
   return typical_s_;
+}
+
+int Engine::retry_after_full_s() const {
+  // In double, so that neither queue_limit + 1 nor the cast can overflow an int.
+  const double seconds = std::ceil(typical_inference_s() * (static_cast<double>(queue_limit()) + 1));
+  return static_cast<int>(std::clamp(seconds, 1.0, static_cast<double>(std::numeric_limits<int>::max())));
 }
 
 std::string Engine::provider() const {

@@ -37,6 +37,8 @@ class Segmenter;
 
 namespace cutout::server {
 
+struct InferenceJob;
+
 enum class ModelStatus { kLoading, kWarming, kReady, kFailed };
 std::string_view model_status_name(ModelStatus status);  // "loading", "warming", "ready", "failed"
 
@@ -45,6 +47,9 @@ struct EngineOptions {
   SessionConfig session;
   int queue_limit = 4;
   int concurrency = 1;
+  // Called on the worker thread as each job (the dummy warm-up too) starts, before its inference;
+  // empty in the server. Tests hold a worker here to fill the queue behind a running job.
+  std::function<void(const InferenceJob& job)> on_job_start;
 };
 
 // One inference job: the decoded photo in, the matte out.
@@ -96,6 +101,8 @@ class Engine {
   int queue_limit() const { return options_.queue_limit; }
   // Typical seconds of one inference (moving average), for Retry-After.
   double typical_inference_s() const;
+  // Retry-After of a refused submit: the seconds to run a full queue and the running job, at least 1.
+  int retry_after_full_s() const;
 
   double model_load_ms() const { return load_ms_; }
   double warmup_ms() const { return warmup_ms_; }
