@@ -57,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(p.options.decode.max_pixels == kMaxPixels);
     FUZZ_CHECK(!(p.image_response && p.stream));
   } catch (const cutout::server::ApiException& e) {
-    FUZZ_CHECK(e.error().status == 400 && !e.error().message.empty());
+    FUZZ_CHECK(e.error().status() == 400 && !e.error().message.empty());
   }
   return 0;
 }

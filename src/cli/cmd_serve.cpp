@@ -146,7 +146,7 @@ int run_serve(ServeConfig config, const CLI::App& cmd) {
   http.header_timeout_s = config.header_timeout_s;
   http.body_timeout_s = config.body_timeout_s;
   http.keepalive_timeout_s = config.keepalive_timeout_s;
-  http.on_error = [&](server::HttpRequest& r, const server::TransportError& e) {
+  http.on_error = [&](server::HttpRequest& r, const server::ApiError& e) {
     return service->transport_error(r, e);
   };
   server::HttpServer http_server(http, [&](server::HttpRequest& r) { return service->handle(r); });

@@ -52,10 +52,10 @@ std::string format_seconds(double s) {
 }
 
 // The answer when no on_error is set: SPEC §3's shape without a request id.
-HttpResponse bare_error(const TransportError& e) {
+HttpResponse bare_error(const ApiError& e) {
   HttpResponse r;
-  r.status = e.status;
-  r.body = std::string(R"({"error":{"code":")") + e.code + R"(","message":")" + e.message + R"("}})";
+  r.status = e.status();
+  r.body = error_body(e, "");
   return r;
 }
 
@@ -91,7 +91,7 @@ struct HttpServer::Impl {
         handler(std::move(h)),
         workers(static_cast<size_t>(std::max(1, options.threads))) {}
   void accept();
-  HttpResponse error_response(HttpRequest& request, const TransportError& e) const {
+  HttpResponse error_response(HttpRequest& request, const ApiError& e) const {
     return options.on_error ? options.on_error(request, e) : bare_error(e);
   }
 };
@@ -126,7 +126,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (self->refuse_) {
         HttpRequest request = self->partial_request();
         self->reply_error(request,
-                          {503, "too_many_connections",
+                          {ApiCode::kTooManyConnections,
                            "the server has " + std::to_string(self->server_.options.max_connections) +
                                " connections open; retry shortly"});
       } else {
@@ -192,18 +192,18 @@ class Session : public std::enable_shared_from_this<Session> {
       HttpRequest request = partial_request();
       if (ec == beast::error::timeout) {
         if (!parser_->got_some() && buffer_.size() == 0) return close();  // said nothing: just close
-        return reply_error(request, {408, "request_timeout",
-                                     "request headers not received within " +
-                                         format_seconds(server_.options.header_timeout_s) + " s"});
+        return reply_error(
+            request, {ApiCode::kRequestTimeout, "request headers not received within " +
+                                                    format_seconds(server_.options.header_timeout_s) + " s"});
       }
       if (ec == bhttp::error::header_limit) {
-        return reply_error(request, {431, "headers_too_large",
+        return reply_error(request, {ApiCode::kHeadersTooLarge,
                                      "request line and headers over " +
                                          std::to_string(server_.options.max_header_bytes) + " bytes"});
       }
       if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-        return reply_error(request, {400, "bad_request", "malformed request: " + ec.message()});
+        return reply_error(request, {ApiCode::kBadRequest, "malformed request: " + ec.message()});
       }
       return close();  // the client went away
     }
@@ -211,7 +211,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (length && *length > server_.options.max_body_bytes) {
       HttpRequest request = partial_request();  // dispatch() builds the full one: only for the refusal here
       return reply_error(request,
-                         {413, "payload_too_large",
+                         {ApiCode::kPayloadTooLarge,
                           "request body over " + std::to_string(server_.options.max_body_bytes) + " bytes"});
     }
     parser_->body_limit(server_.options.max_body_bytes);
@@ -238,17 +238,17 @@ class Session : public std::enable_shared_from_this<Session> {
       const auto& o = self->server_.options;
       if (ec == beast::error::timeout) {
         return self->reply_error(
-            request, {408, "request_timeout",
+            request, {ApiCode::kRequestTimeout,
                       "request body not received within " + format_seconds(o.body_timeout_s) + " s"});
       }
       if (ec == bhttp::error::body_limit) {
         return self->reply_error(
             request,
-            {413, "payload_too_large", "request body over " + std::to_string(o.max_body_bytes) + " bytes"});
+            {ApiCode::kPayloadTooLarge, "request body over " + std::to_string(o.max_body_bytes) + " bytes"});
       }
       if (ec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-        return self->reply_error(request, {400, "bad_request", "malformed request body: " + ec.message()});
+        return self->reply_error(request, {ApiCode::kBadRequest, "malformed request body: " + ec.message()});
       }
       self->close();  // the client went away mid-body
     });
@@ -287,7 +287,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (type.size() >= 19 && beast::iequals(type.substr(0, 19), "multipart/form-data")) {
       std::string why;
       if (!parse_multipart(message.body(), type, &request.form, &request.files, &why)) {
-        return reply_error(request, {400, "bad_request", why});
+        return reply_error(request, {ApiCode::kBadRequest, why});
       }
     } else {
       request.body = std::move(message.body());
@@ -393,7 +393,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The transport's own refusal: the service's JSON answer, then the connection closes (its
   // request may not have been read to the end).
-  void reply_error(HttpRequest& request, const TransportError& error) {
+  void reply_error(HttpRequest& request, const ApiError& error) {
     reading_ = false;
     HttpResponse from = server_.error_response(request, error);
     auto res =

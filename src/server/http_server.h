@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "server/api_error.h"
+
 namespace cutout::server {
 
 struct FilePart {
@@ -72,13 +74,6 @@ struct HttpResponse {
 
 using Handler = std::function<HttpResponse(HttpRequest&)>;
 
-// A request the transport answers itself: status, SPEC §3 code and message.
-struct TransportError {
-  int status = 400;
-  std::string code;
-  std::string message;
-};
-
 struct HttpServerOptions {
   std::string host = "0.0.0.0";
   int port = 8080;                        // 0: any free port (see bound_port())
@@ -91,10 +86,11 @@ struct HttpServerOptions {
   double body_timeout_s = 60;             // its body within this after the headers
   double keepalive_timeout_s = 30;        // an idle keep-alive connection is closed after this
   double write_timeout_s = 60;            // each write of a response must finish within this
-  // Builds the answer to a request the transport refuses (the handler is not called). The request
-  // has what was read of it: at least remote_ip; method, path and headers once they were parsed.
-  // Without it, a bare JSON error.
-  std::function<HttpResponse(HttpRequest&, const TransportError&)> on_error;
+  // Builds the answer to a request the transport refuses (the handler is not called), given its
+  // error (request_timeout, headers_too_large, bad_request, payload_too_large or
+  // too_many_connections). The request has what was read of it: at least remote_ip; method, path
+  // and headers once they were parsed. Without it, a bare JSON error.
+  std::function<HttpResponse(HttpRequest&, const ApiError&)> on_error;
 };
 
 class HttpServer {

@@ -1,16 +1,16 @@
-// POST /api/v2/process: parse, decode on this thread, queue the inference, wait (bounded,
-// cancelled if the client leaves), then render and encode the outputs on this thread — so one
-// request's effects and encoding overlap with the next request's inference.
-#include <cmath>
+// POST /api/v2/process (process_handler.h): one ProcessHandler per request holds its state, shared
+// by the route and, for streams, by the stream writer, which runs after the route has returned.
+#include "server/process_handler.h"
+
 #include <mutex>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/timer.h"
+#include "server/api_error.h"
 #include "server/base64.h"
 #include "server/process_params.h"
-#include "server/service.h"
 
 namespace cutout::server {
 namespace {
@@ -37,15 +37,31 @@ std::string sse_event(std::string_view name, const nlohmann::json& data) {
          "\ndata: " + data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n";
 }
 
+Counter& rejected(MetricsRegistry& metrics, std::string_view reason) {
+  return metrics.counter("cutout_rejected_total", "Requests refused, by reason",
+                         {{"reason", std::string(reason)}});
+}
+
+Histogram& stage_histogram(MetricsRegistry& metrics, const std::string& stage) {
+  return metrics.histogram("cutout_stage_duration_seconds", "Duration of each stage of a process request",
+                           latency_buckets(), {{"stage", stage}});
+}
+
+Counter& cold_requests(MetricsRegistry& metrics) {
+  return metrics.counter("cutout_cold_requests_total", "Process requests that waited for the model");
+}
+
 }  // namespace
 
-// The state of one process request, shared by the handler and (for streams) the stream writer,
-// which runs after the handler has returned.
+// The state of one process request, shared by the route and (for streams) the stream writer,
+// which runs after the route has returned.
 class ProcessHandler {
  public:
-  ProcessHandler(Service& service, ProcessParams params, std::string request_id, Clock::time_point start,
-                 std::function<bool()> client_gone)
-      : s_(service),
+  ProcessHandler(const ServeConfig& config, Engine& engine, MetricsRegistry& metrics, ProcessParams params,
+                 std::string request_id, Clock::time_point start, std::function<bool()> client_gone)
+      : config_(config),
+        engine_(engine),
+        metrics_(metrics),
         params_(std::move(params)),
         request_id_(std::move(request_id)),
         start_(start),
@@ -57,54 +73,50 @@ class ProcessHandler {
     try {
       decoded_ = decode_for_cutout(data, params_.options, timings_);
     } catch (const Error& e) {
-      reject(e.code() == ErrorCode::kImageTooLarge       ? "image_too_large"
-             : e.code() == ErrorCode::kUnsupportedFormat ? "unsupported_media_type"
-                                                         : "undecodable");
-      throw ApiException(api_error_from(e));
+      const ApiError error = api_error_from(e);
+      reject(error.code);
+      throw ApiException(error);
     }
     width_ = decoded_.pixels.cols;
     height_ = decoded_.pixels.rows;
     job_ = std::make_shared<InferenceJob>();
     job_->image = decoded_.pixels;
-    cold_ = s_.engine_.status() != ModelStatus::kReady;
-    const auto position = s_.engine_.submit(job_);
+    cold_ = engine_.status() != ModelStatus::kReady;
+    const auto position = engine_.submit(job_);
     if (!position) {
-      if (!s_.engine_.accepting()) {
-        reject("not_ready");
-        const std::string why = s_.engine_.status() == ModelStatus::kFailed
-                                    ? "the model failed: " + s_.engine_.failure()
+      if (!engine_.accepting()) {
+        reject(ApiCode::kNotReady);
+        const std::string why = engine_.status() == ModelStatus::kFailed
+                                    ? "the model failed: " + engine_.failure()
                                     : std::string("the server is shutting down");
-        throw ApiException({503, "not_ready", why, 1});
+        throw ApiException(ApiCode::kNotReady, why);
       }
-      reject("queue_full");
-      const int retry = std::max(
-          1, static_cast<int>(std::ceil(s_.engine_.typical_inference_s() * (s_.engine_.queue_limit() + 1))));
+      reject(ApiCode::kOverloaded);
       throw ApiException(
-          {429, "overloaded",
-           "the queue is full (" + std::to_string(s_.engine_.queue_limit()) + " waiting); retry later",
-           retry});
+          ApiCode::kOverloaded,
+          "the queue is full (" + std::to_string(engine_.queue_limit()) + " waiting); retry later",
+          engine_.retry_after_full_s());
     }
     position_ = *position;
     info.cold_start = cold_;
-    if (cold_)
-      s_.metrics_.counter("cutout_cold_requests_total", "Process requests that waited for the model").inc();
+    if (cold_) cold_requests(metrics_).inc();
   }
 
   // Waits for the matte, renders and encodes; throws ApiException on timeout or model failure.
   // `on_output` reports each finished output (streams). Returns false if the client left.
   bool complete(const OutputReadyFn& on_output, const std::function<bool()>& gone) {
-    const auto deadline = start_ + std::chrono::milliseconds(s_.config_.request_timeout_ms);
+    const auto deadline = start_ + std::chrono::milliseconds(config_.request_timeout_ms);
     switch (wait_for(*job_, deadline, gone)) {
       case WaitResult::kDone:
         break;
       case WaitResult::kTimeout:
-        s_.engine_.withdraw(job_);
-        reject("timeout");
-        throw ApiException(
-            {504, "timeout", "no result within " + std::to_string(s_.config_.request_timeout_ms) + " ms", 0});
+        engine_.withdraw(job_);
+        reject(ApiCode::kTimeout);
+        throw ApiException(ApiCode::kTimeout,
+                           "no result within " + std::to_string(config_.request_timeout_ms) + " ms");
       case WaitResult::kClientGone:
-        s_.engine_.withdraw(job_);
-        reject("client_gone");
+        engine_.withdraw(job_);
+        reject(ApiCode::kClientGone);
         return false;
     }
     if (job_->error) {
@@ -126,9 +138,9 @@ class ProcessHandler {
     out_width_ = cutout.cols;
     out_height_ = cutout.rows;
     for (const auto& o : outputs_) {
-      s_.metrics_.counter("cutout_outputs_total", "Outputs made, by effect", {{"effect", o.name}}).inc();
+      metrics_.counter("cutout_outputs_total", "Outputs made, by effect", {{"effect", o.name}}).inc();
     }
-    s_.observe_stages(timings_, job_->queue_ms);
+    observe_stages();
     return true;
   }
 
@@ -146,7 +158,7 @@ class ProcessHandler {
   // The JSON result; the images are base64 strings appended without a JSON re-escape (base64
   // needs none), since they are megabytes.
   std::string result_json() const {
-    nlohmann::json head = {{"request_id", request_id_}, {"model", s_.engine_.model().name},
+    nlohmann::json head = {{"request_id", request_id_}, {"model", engine_.model().name},
                            {"width", out_width_},       {"height", out_height_},
                            {"cold_start", cold_},       {"timings_ms", timings_json()}};
     std::string body = head.dump();
@@ -173,17 +185,34 @@ class ProcessHandler {
     r.content_type = std::string(output_mime_type(o.image.format));
     r.body.assign(o.image.bytes.begin(), o.image.bytes.end());
     r.headers = {
-        {"X-Cutout-Model", s_.engine_.model().name},       {"X-Cutout-Output", o.name},
+        {"X-Cutout-Model", engine_.model().name},          {"X-Cutout-Output", o.name},
         {"X-Cutout-Width", std::to_string(out_width_)},    {"X-Cutout-Height", std::to_string(out_height_)},
         {"X-Cutout-Cold-Start", cold_ ? "true" : "false"}, {"X-Cutout-Timings-Ms", timings_json().dump()}};
     return r;
   }
 
-  void reject(const char* reason) {
-    s_.metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", reason}}).inc();
+  // A refusal, counted under its code's reason (a bug, `internal`, is not a refusal).
+  void reject(ApiCode code) {
+    const std::string_view reason = api_code_info(code).reason;
+    if (!reason.empty()) rejected(metrics_, reason).inc();
   }
 
-  Service& s_;
+  // The finished request's stages (seconds) in the stage histogram.
+  void observe_stages() {
+    auto observe = [&](const char* stage, double ms) {
+      stage_histogram(metrics_, stage).observe(ms / 1000.0);
+    };
+    observe("queue", job_->queue_ms);
+    observe("decode", timings_.decode_ms);
+    observe("inference", timings_.preprocess_ms + timings_.inference_ms + timings_.postprocess_ms);
+    observe("effects", timings_.effects_ms);
+    observe("encode", timings_.encode_ms);
+    observe("total", timings_.total_ms);
+  }
+
+  const ServeConfig& config_;
+  Engine& engine_;
+  MetricsRegistry& metrics_;
   ProcessParams params_;
   std::string request_id_;
   Clock::time_point start_;
@@ -197,19 +226,28 @@ class ProcessHandler {
   int position_ = 0, width_ = 0, height_ = 0, out_width_ = 0, out_height_ = 0;
 };
 
-HttpResponse Service::process(HttpRequest& request, RequestInfo& info) {
+ProcessRoute::ProcessRoute(const ServeConfig& config, Engine& engine, MetricsRegistry& metrics,
+                           const std::atomic<bool>& draining)
+    : config_(config), engine_(engine), metrics_(metrics), draining_(draining) {
+  for (const char* stage : {"queue", "decode", "inference", "effects", "encode", "total"})
+    stage_histogram(metrics_, stage);
+  cold_requests(metrics_);
+}
+
+HttpResponse ProcessRoute::operator()(HttpRequest& request, RequestInfo& info) const {
   const auto start = Clock::now();
-  if (draining_) throw ApiException({503, "not_ready", "the server is shutting down", 1});
+  if (draining_) throw ApiException(ApiCode::kNotReady, "the server is shutting down");
   auto handler = std::make_shared<ProcessHandler>(
-      *this, parse_process_params(request, config_.max_output_side, config_.max_pixels), info.request_id,
-      start, request.client_gone);
+      config_, engine_, metrics_, parse_process_params(request, config_.max_output_side, config_.max_pixels),
+      info.request_id, start, request.client_gone);
   handler->accept(image_bytes(request), info);
 
   if (!handler->params_.stream) {
     if (!handler->complete({}, handler->client_gone_)) {
-      info.error_code = "client_gone";
+      const ApiCodeInfo& gone_code = api_code_info(ApiCode::kClientGone);
+      info.error_code = gone_code.name;
       HttpResponse gone;
-      gone.status = 499;  // nginx's "client closed request": for the log and metrics only
+      gone.status = gone_code.status;  // nginx's "client closed request": for the log and metrics only
       return gone;
     }
     info.timings = handler->timings_json();
@@ -232,8 +270,8 @@ HttpResponse Service::process(HttpRequest& request, RequestInfo& info) {
       open = open && sink.write(sse_event(name, data));
     };
     auto fail = [&](const ApiError& error) {
-      outcome.outcome_status = error.status;
-      outcome.error_code = error.code;
+      outcome.outcome_status = error.status();
+      outcome.error_code = error.name();
       const std::string event = "event: error\ndata: " + error_body(error, handler->request_id_) + "\n\n";
       std::lock_guard lock(write_mutex);
       open = open && sink.write(event);
@@ -256,18 +294,16 @@ HttpResponse Service::process(HttpRequest& request, RequestInfo& info) {
                 send("effect", {{"effect", name}, {"ms", ms}});
               },
               gone)) {
-        outcome.outcome_status = 499;
-        outcome.error_code = "client_gone";
+        outcome.outcome_status = api_code_info(ApiCode::kClientGone).status;
+        outcome.error_code = api_code_info(ApiCode::kClientGone).name;
         return;
       }
       outcome.timings = handler->timings_json();
       std::string result = "event: result\ndata: " + handler->result_json() + "\n\n";
       std::lock_guard lock(write_mutex);
       if (open) sink.write(result);
-    } catch (const ApiException& e) {
-      fail(e.error());
     } catch (const std::exception& e) {
-      fail(api_error_from(e));
+      fail(api_error_from(e));  // an ApiException's own error, or what a core error maps to
     }
   };
   return r;

@@ -1,5 +1,6 @@
 // Configuration of `cutout serve`. Plain data; src/cli/cmd_serve.cpp holds the one table of
-// flags, each with its CUTOUT_* environment variable (flag > environment > default).
+// flags, each with its CUTOUT_* environment variable (flag > environment > default); the model
+// flags in it come from add_model_flags (cli_common.h), shared with the other commands.
 #pragma once
 
 #include <cstdint>

@@ -87,37 +87,28 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
       metrics_(metrics),
       logger_(logger),
       process_start_s_(process_start_time_seconds()),
-      share_(std::move(share)),
-      share_limiter_(config.share_rate_per_minute) {
+      process_(config, engine, metrics, draining_),
+      sharing_(config, metrics, logger, std::move(share)) {
   auto bind = [this](HttpResponse (Service::*fn)(HttpRequest&, RequestInfo&)) {
     return [this, fn](HttpRequest& r, RequestInfo& i) { return (this->*fn)(r, i); };
   };
-  routes_[{"GET", "/healthz"}] = bind(&Service::healthz);
-  routes_[{"GET", "/readyz"}] = bind(&Service::readyz);
-  routes_[{"GET", "/api/v2/status"}] = bind(&Service::status);
-  routes_[{"POST", "/api/v2/warmup"}] = bind(&Service::warmup);
-  routes_[{"POST", "/api/v2/process"}] = bind(&Service::process);
-  routes_[{"GET", "/metrics"}] = bind(&Service::metrics);
-  routes_[{"GET", "/"}] = bind(&Service::page);
-  routes_[{"GET", "/dashboard"}] = bind(&Service::page);
-  routes_[{"GET", "/static/{file}"}] = bind(&Service::page);
-  routes_[{"POST", "/api/v2/share-image"}] = bind(&Service::share_image);
-  routes_[{"GET", "/s/{id}"}] = bind(&Service::shared_get);
-  routes_[{"DELETE", "/s/{id}"}] = bind(&Service::shared_delete);
-  if (share_) {
-    const std::string store = share_->kind();
-    metrics_.gauge_callback("cutout_share_objects", "Shared images in the store",
-                            [this] { return static_cast<double>(share_stats().objects); },
-                            {{"store", store}});
-    metrics_.gauge_callback("cutout_share_bytes", "Bytes of the shared images in the store",
-                            [this] { return static_cast<double>(share_stats().bytes); }, {{"store", store}});
-    metrics_.counter("cutout_share_store_errors_total", "Share store operations that failed",
-                     {{"store", store}});
-    metrics_.counter("cutout_rejected_total", "Requests refused, by reason",
-                     {{"reason", "share_rate_limited"}});
-    share_sweeper_ = std::jthread([this](std::stop_token stop) { sweep_shares_every(stop); });
-  }
+  // The route table.
+  router_.add("GET", "/healthz", bind(&Service::healthz));
+  router_.add("GET", "/readyz", bind(&Service::readyz));
+  router_.add("GET", "/api/v2/status", bind(&Service::status));
+  router_.add("POST", "/api/v2/warmup", bind(&Service::warmup));
+  router_.add("POST", "/api/v2/process", [this](HttpRequest& r, RequestInfo& i) { return process_(r, i); });
+  router_.add("GET", "/metrics", bind(&Service::metrics));
+  router_.add("GET", "/", bind(&Service::page));
+  router_.add("GET", "/dashboard", bind(&Service::page));
+  router_.add("GET", "/static/{file}", bind(&Service::page), "/static");
+  sharing_.add_routes(router_);
+  create_metrics();
+}
 
+Service::~Service() = default;
+
+void Service::create_metrics() {
   // Scrape-time gauges.
   metrics_.gauge_callback("cutout_queue_depth", "Process requests waiting for inference",
                           [this] { return engine_.queue_depth(); });
@@ -140,27 +131,28 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
   // matters most with scale-to-zero, where every instance starts new series: a series created by
   // its first request loses that request to rate(), and ratios of counters born at different times
   // (cold requests over process requests, errors over requests) come out skewed.
-  for (const char* code : {"200", "400", "401", "413", "415", "422", "429", "499", "500", "503", "504"}) {
-    request_counter("/api/v2/process", code);
+  request_counter("/api/v2/process", "200");
+  for (ApiCode code : {ApiCode::kBadRequest, ApiCode::kUnauthorized, ApiCode::kPayloadTooLarge,
+                       ApiCode::kUnsupportedMediaType, ApiCode::kUndecodableImage, ApiCode::kOverloaded,
+                       ApiCode::kClientGone, ApiCode::kInternal, ApiCode::kNotReady, ApiCode::kTimeout}) {
+    request_counter("/api/v2/process", std::to_string(api_code_info(code).status));
   }
-  for (const char* code : {"200", "202", "503"}) request_counter("/api/v2/warmup", code);
+  for (const char* code : {"200", "202"}) request_counter("/api/v2/warmup", code);
+  request_counter("/api/v2/warmup", std::to_string(api_code_info(ApiCode::kNotReady).status));
   for (const char* endpoint : {"/api/v2/process", "/api/v2/warmup", "/healthz", "/readyz"})
     request_histogram(endpoint);
   process_histogram(true);
   process_histogram(false);
-  for (const char* stage : {"queue", "decode", "inference", "effects", "encode", "total"})
-    stage_histogram(stage);
   metrics_.gauge_callback("cutout_queue_limit",
                           "Process requests that may wait for inference (--queue-limit)",
                           [this] { return static_cast<double>(config_.queue_limit); });
   metrics_.gauge_callback("cutout_build_info", "Always 1; the version and model as labels",
                           [] { return 1.0; }, {{"version", CUTOUT_VERSION}, {"model", config_.model}});
-  metrics_.counter("cutout_cold_requests_total", "Process requests that waited for the model");
   metrics_.counter("cutout_warmup_pings_total", "Warm-up pings (POST /api/v2/warmup)");
-  for (const char* reason : {"unauthorized", "payload_too_large", "image_too_large", "unsupported_media_type",
-                             "undecodable", "not_ready", "queue_full", "timeout", "client_gone",
-                             "bad_request", "request_timeout", "headers_too_large", "too_many_connections"}) {
-    metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", reason}});
+  for (const ApiCodeInfo& code : api_codes()) {
+    if (!code.reason.empty())
+      metrics_.counter("cutout_rejected_total", "Requests refused, by reason",
+                       {{"reason", std::string(code.reason)}});
   }
   for (ModelStatus s :
        {ModelStatus::kLoading, ModelStatus::kWarming, ModelStatus::kReady, ModelStatus::kFailed}) {
@@ -204,32 +196,22 @@ HttpResponse Service::handle(HttpRequest& request) {
   const auto start = Clock::now();
   RequestInfo info;
   info.request_id = make_request_id(request.header("X-Request-Id"));
-  // Paths with a variable part are routed, and labelled in metrics, by their pattern.
-  const std::string key = request.path.rfind("/static/", 0) == 0 ? "/static/{file}"
-                          : request.path.rfind("/s/", 0) == 0    ? "/s/{id}"
-                                                                 : request.path;
-  auto route = routes_.find({request.method, key});
-  info.endpoint = route == routes_.end() ? "other" : key == "/static/{file}" ? "/static" : key;
+  const Router::Match route = router_.match(request.method, request.path);
+  info.endpoint = route.endpoint;
   HttpResponse response;
   try {
-    if (route == routes_.end()) {
-      bool path_known = false;
-      for (const auto& [route_key, fn] : routes_) path_known = path_known || route_key.second == key;
-      if (path_known) {
-        info.endpoint = key;
-        response = error_response(
-            {405, "method_not_allowed", request.method + " is not allowed on " + request.path, 0}, info);
-      } else {
-        response = error_response(not_found("no such endpoint: " + request.path), info);
-      }
-    } else if (request.path.rfind("/api/", 0) == 0 && !authorized(request)) {
-      metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "unauthorized"}})
-          .inc();
-      response = error_response(
-          {401, "unauthorized", "missing or wrong API key (Authorization: Bearer KEY)", 0}, info);
-    } else {
-      response = route->second(request, info);
+    if (!route.handler && route.path_known) {
+      throw ApiException(ApiCode::kMethodNotAllowed, request.method + " is not allowed on " + request.path);
     }
+    if (!route.handler) throw ApiException(not_found("no such endpoint: " + request.path));
+    if (request.path.rfind("/api/", 0) == 0 && !authorized(request)) {
+      metrics_
+          .counter("cutout_rejected_total", "Requests refused, by reason",
+                   {{"reason", std::string(api_code_info(ApiCode::kUnauthorized).reason)}})
+          .inc();
+      throw ApiException(ApiCode::kUnauthorized, "missing or wrong API key (Authorization: Bearer KEY)");
+    }
+    response = (*route.handler)(request, info);
   } catch (const ApiException& e) {
     response = error_response(e.error(), info);
   } catch (const std::exception& e) {
@@ -258,14 +240,18 @@ HttpResponse Service::handle(HttpRequest& request) {
   return response;
 }
 
-HttpResponse Service::transport_error(HttpRequest& request, const TransportError& error) {
+HttpResponse Service::transport_error(HttpRequest& request, const ApiError& error) {
   const auto start = Clock::now();
   RequestInfo info;
   info.request_id = make_request_id(request.header("X-Request-Id"));
-  info.endpoint = routes_.count({request.method, request.path}) ? request.path : "other";
-  metrics_.counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", error.code}}).inc();
-  HttpResponse response =
-      error_response({error.status, error.code, error.message, error.status == 503 ? 1 : 0}, info);
+  info.endpoint = router_.match(request.method, request.path).endpoint;
+  const std::string_view reason = api_code_info(error.code).reason;
+  if (!reason.empty()) {
+    metrics_
+        .counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", std::string(reason)}})
+        .inc();
+  }
+  HttpResponse response = error_response(error, info);
   response.headers.emplace_back("X-Request-Id", info.request_id);
   HttpRequestLog http = request_log(request);
   http.status = response.status;
@@ -275,11 +261,11 @@ HttpResponse Service::transport_error(HttpRequest& request, const TransportError
 }
 
 HttpResponse Service::error_response(const ApiError& error, RequestInfo& info) {
-  info.error_code = error.code;
+  info.error_code = error.name();
   HttpResponse r;
-  r.status = error.status;
+  r.status = error.status();
   r.body = error_body(error, info.request_id);
-  if (error.retry_after_s > 0) r.headers.emplace_back("Retry-After", std::to_string(error.retry_after_s));
+  if (error.retry_after() > 0) r.headers.emplace_back("Retry-After", std::to_string(error.retry_after()));
   return r;
 }
 
@@ -370,7 +356,7 @@ nlohmann::json Service::status_json() const {
           {"queue_limit", engine_.queue_limit()},
           {"in_flight", engine_.in_flight()},
           {"version", CUTOUT_VERSION},
-          {"share_store", share_ != nullptr},  // the page shows its Share button when true
+          {"share_store", sharing_.enabled()},  // the page shows its Share button when true
           {"max_body_bytes", config_.max_body_bytes},
           {"max_pixels", config_.max_pixels},
           {"price_per_hour", config_.price_per_hour}};
@@ -382,7 +368,11 @@ HttpResponse Service::status(HttpRequest&, RequestInfo&) {
   return json_response(200, body);
 }
 
-HttpResponse Service::warmup(HttpRequest& request, RequestInfo& info) {
+HttpResponse Service::warmup(HttpRequest& request, RequestInfo&) {
+  // A failed model does not come back by retrying: no Retry-After.
+  auto model_failed = [this] {
+    return ApiException(ApiCode::kNotReady, "the model failed: " + engine_.failure(), 0);
+  };
   metrics_.counter("cutout_warmup_pings_total", "Warm-up pings (POST /api/v2/warmup)").inc();
   const std::string wait = request.param("wait");
   if (!wait.empty() && wait != "true" && wait != "false") {
@@ -390,17 +380,13 @@ HttpResponse Service::warmup(HttpRequest& request, RequestInfo& info) {
   }
   ModelStatus s = engine_.status();
   if (s == ModelStatus::kReady) return json_response(200, {{"status", "ready"}});
-  if (s == ModelStatus::kFailed) {
-    return error_response({503, "not_ready", "the model failed: " + engine_.failure(), 0}, info);
-  }
+  if (s == ModelStatus::kFailed) throw model_failed();
   if (wait == "false") return json_response(202, {{"status", model_status_name(s)}});
   s = engine_.wait_until_settled(Clock::now() + std::chrono::milliseconds(config_.ready_wait_ms));
   if (s == ModelStatus::kReady) return json_response(200, {{"status", "ready"}});
-  if (s == ModelStatus::kFailed) {
-    return error_response({503, "not_ready", "the model failed: " + engine_.failure(), 0}, info);
-  }
-  return error_response({503, "not_ready", "the model is still " + std::string(model_status_name(s)), 2},
-                        info);
+  if (s == ModelStatus::kFailed) throw model_failed();
+  // Not settled within --ready-wait-ms: a load takes a few seconds more.
+  throw ApiException(ApiCode::kNotReady, "the model is still " + std::string(model_status_name(s)), 2);
 }
 
 HttpResponse Service::metrics(HttpRequest&, RequestInfo&) {
@@ -410,12 +396,12 @@ HttpResponse Service::metrics(HttpRequest&, RequestInfo&) {
   return r;
 }
 
-HttpResponse Service::page(HttpRequest& request, RequestInfo& info) {
+HttpResponse Service::page(HttpRequest& request, RequestInfo&) {
   const std::string name = request.path == "/" ? "index.html"
                            : request.path == "/dashboard"
                                ? "dashboard.html"
                                : request.path.substr(std::string_view("/static/").size());
-  if (!web_file_name_ok(name)) return error_response(not_found("no such file: " + request.path), info);
+  if (!web_file_name_ok(name)) throw ApiException(not_found("no such file: " + request.path));
   // The embedded files carry an ETag made at build time; files from --web-dir (development) are
   // read and hashed on each request, so an edit shows on reload.
   std::string content;
@@ -423,13 +409,13 @@ HttpResponse Service::page(HttpRequest& request, RequestInfo& info) {
   const WebAsset* asset = nullptr;
   if (!config_.web_dir.empty()) {
     std::ifstream in(config_.web_dir + "/" + name, std::ios::binary);
-    if (!in) return error_response(not_found("no such file: " + request.path), info);
+    if (!in) throw ApiException(not_found("no such file: " + request.path));
     content.assign(std::istreambuf_iterator<char>(in), {});
     etag = "\"" + std::to_string(std::hash<std::string>{}(content)) + "\"";
   } else if ((asset = find_web_asset(name))) {
     etag = std::string(asset->etag);
   } else {
-    return error_response(not_found("no such file: " + request.path), info);
+    throw ApiException(not_found("no such file: " + request.path));
   }
   HttpResponse r;
   r.content_type = std::string(web_content_type(name));
@@ -465,21 +451,6 @@ Histogram& Service::request_histogram(const std::string& endpoint) {
 Histogram& Service::process_histogram(bool cold) {
   return metrics_.histogram("cutout_process_duration_seconds", "Successful process requests, cold or warm",
                             latency_buckets(), {{"cold", cold ? "true" : "false"}});
-}
-
-Histogram& Service::stage_histogram(const std::string& stage) {
-  return metrics_.histogram("cutout_stage_duration_seconds", "Duration of each stage of a process request",
-                            latency_buckets(), {{"stage", stage}});
-}
-
-void Service::observe_stages(const StageTimings& t, double queue_ms) {
-  auto observe = [&](const char* stage, double ms) { stage_histogram(stage).observe(ms / 1000.0); };
-  observe("queue", queue_ms);
-  observe("decode", t.decode_ms);
-  observe("inference", t.preprocess_ms + t.inference_ms + t.postprocess_ms);
-  observe("effects", t.effects_ms);
-  observe("encode", t.encode_ms);
-  observe("total", t.total_ms);
 }
 
 }  // namespace cutout::server

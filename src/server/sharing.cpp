@@ -1,6 +1,6 @@
-// POST /api/v2/share-image, GET /s/{id}, DELETE /s/{id}: store an image for a link, serve it,
-// delete it with its token. The store is share_store.h; this file is the HTTP side: limits, the
-// image check, headers, errors.
+// Sharing's routes, gauges and sweeper (sharing.h).
+#include "server/sharing.h"
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -10,8 +10,9 @@
 #include "core/error.h"
 #include "core/image_io.h"
 #include "inference/sha256.h"
+#include "server/api_error.h"
 #include "server/process_params.h"
-#include "server/service.h"
+#include "server/service.h"  // constant_time_equal
 
 namespace cutout::server {
 namespace {
@@ -40,17 +41,56 @@ std::string sha256_of(std::string_view s) {
   return sha256_hex({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
 }
 
-ApiError sharing_off() {
-  return {404, "not_found", "sharing is off on this server (--share-store none)", 0};
+ApiException sharing_off() {
+  return ApiException(ApiCode::kNotFound, "sharing is off on this server (--share-store none)");
 }
 
-ApiError store_unavailable() {
-  return {503, "store_unavailable", "the share store is not available; retry later", 1};
+ApiException store_unavailable() {
+  return ApiException(ApiCode::kStoreUnavailable, "the share store is not available; retry later");
+}
+
+Counter& rejected(MetricsRegistry& metrics, std::string_view reason) {
+  return metrics.counter("cutout_rejected_total", "Requests refused, by reason",
+                         {{"reason", std::string(reason)}});
+}
+
+Counter& store_errors(MetricsRegistry& metrics, const std::string& store) {
+  return metrics.counter("cutout_share_store_errors_total", "Share store operations that failed",
+                         {{"store", store}});
 }
 
 }  // namespace
 
-std::string Service::client_address(const HttpRequest& request) const {
+Sharing::Sharing(const ServeConfig& config, MetricsRegistry& metrics, Logger& logger,
+                 std::unique_ptr<ShareStore> store)
+    : config_(config),
+      metrics_(metrics),
+      logger_(logger),
+      store_(std::move(store)),
+      limiter_(config.share_rate_per_minute) {
+  if (!store_) return;
+  const std::string kind = store_->kind();
+  metrics_.gauge_callback("cutout_share_objects", "Shared images in the store",
+                          [this] { return static_cast<double>(stats().objects); }, {{"store", kind}});
+  metrics_.gauge_callback("cutout_share_bytes", "Bytes of the shared images in the store",
+                          [this] { return static_cast<double>(stats().bytes); }, {{"store", kind}});
+  store_errors(metrics_, kind);
+  rejected(metrics_, "share_rate_limited");
+  sweeper_ = std::jthread([this](std::stop_token stop) { sweep_every(stop); });
+}
+
+Sharing::~Sharing() = default;
+
+void Sharing::add_routes(Router& router) {
+  auto bind = [this](HttpResponse (Sharing::*fn)(HttpRequest&, RequestInfo&)) {
+    return [this, fn](HttpRequest& r, RequestInfo& i) { return (this->*fn)(r, i); };
+  };
+  router.add("POST", "/api/v2/share-image", bind(&Sharing::share_image));
+  router.add("GET", "/s/{id}", bind(&Sharing::shared_get));
+  router.add("DELETE", "/s/{id}", bind(&Sharing::shared_delete));
+}
+
+std::string Sharing::client_address(const HttpRequest& request) const {
   if (config_.trust_forwarded_for) {
     const std::string forwarded = request.header("X-Forwarded-For");
     const std::string first = forwarded.substr(0, forwarded.find(','));
@@ -61,34 +101,26 @@ std::string Service::client_address(const HttpRequest& request) const {
   return request.remote_ip;
 }
 
-void Service::share_store_failed(const char* operation, const ShareStoreError& e) {
-  metrics_
-      .counter("cutout_share_store_errors_total", "Share store operations that failed",
-               {{"store", share_->kind()}})
-      .inc();
+void Sharing::store_failed(const char* operation, const ShareStoreError& e) {
+  store_errors(metrics_, store_->kind()).inc();
   logger_.error("share store failed",
-                {{"store", share_->kind()}, {"operation", operation}, {"error", e.what()}});
+                {{"store", store_->kind()}, {"operation", operation}, {"error", e.what()}});
 }
 
-HttpResponse Service::share_image(HttpRequest& request, RequestInfo& info) {
-  if (!share_) return error_response(sharing_off(), info);
-  if (const int wait_s = share_limiter_.acquire(client_address(request)); wait_s > 0) {
-    metrics_
-        .counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "share_rate_limited"}})
-        .inc();
-    throw ApiException({429, "overloaded", "too many shared images from this address; retry later", wait_s});
+HttpResponse Sharing::share_image(HttpRequest& request, RequestInfo&) {
+  if (!store_) throw sharing_off();
+  if (const int wait_s = limiter_.acquire(client_address(request)); wait_s > 0) {
+    rejected(metrics_, "share_rate_limited").inc();
+    throw ApiException(ApiCode::kOverloaded, "too many shared images from this address; retry later", wait_s);
   }
   const int64_t ttl = request.has_param("ttl")
                           ? parse_int_param("ttl", request.param("ttl"), 1, config_.share_max_ttl_s)
                           : config_.share_ttl_s;
   const std::string_view bytes = image_bytes(request);
   if (bytes.size() > config_.share_max_bytes) {
-    metrics_
-        .counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", "payload_too_large"}})
-        .inc();
-    throw ApiException({413, "payload_too_large",
-                        "shared images are limited to " + std::to_string(config_.share_max_bytes) + " bytes",
-                        0});
+    rejected(metrics_, api_code_info(ApiCode::kPayloadTooLarge).reason).inc();
+    throw ApiException(ApiCode::kPayloadTooLarge,
+                       "shared images are limited to " + std::to_string(config_.share_max_bytes) + " bytes");
   }
   // Only images we can decode, of the formats we read, are stored; the type comes from the bytes.
   const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
@@ -111,10 +143,10 @@ HttpResponse Service::share_image(HttpRequest& request, RequestInfo& info) {
   const std::string token = new_delete_token();
   object.token_sha256 = sha256_of(token);
   try {
-    share_->put(id, object);
+    store_->put(id, object);
   } catch (const ShareStoreError& e) {
-    share_store_failed("put", e);
-    throw ApiException(store_unavailable());
+    store_failed("put", e);
+    throw store_unavailable();
   }
 
   std::string base = config_.public_url;
@@ -136,19 +168,19 @@ HttpResponse Service::share_image(HttpRequest& request, RequestInfo& info) {
   return r;
 }
 
-HttpResponse Service::shared_get(HttpRequest& request, RequestInfo& info) {
-  if (!share_) return error_response(sharing_off(), info);
+HttpResponse Sharing::shared_get(HttpRequest& request, RequestInfo&) {
+  if (!store_) throw sharing_off();
   const std::string id = request.path.substr(3);
   // Anything that is not an id never reaches the store (no paths, no odd keys).
-  if (!is_share_id(id)) return error_response(not_found("no such shared image"), info);
+  if (!is_share_id(id)) throw ApiException(not_found("no such shared image"));
   std::optional<ShareObject> object;
   try {
-    object = share_->get(id);
+    object = store_->get(id);
   } catch (const ShareStoreError& e) {
-    share_store_failed("get", e);
-    throw ApiException(store_unavailable());
+    store_failed("get", e);
+    throw store_unavailable();
   }
-  if (!object) return error_response(not_found("no such shared image (unknown, deleted or expired)"), info);
+  if (!object) throw ApiException(not_found("no such shared image (unknown, deleted or expired)"));
   const std::string etag = "\"" + object->data_sha256.substr(0, 32) + "\"";
   const int64_t max_age = std::clamp<int64_t>(object->expires_at - unix_now(), 0, 86400);
   HttpResponse r;
@@ -166,22 +198,22 @@ HttpResponse Service::shared_get(HttpRequest& request, RequestInfo& info) {
   return r;
 }
 
-HttpResponse Service::shared_delete(HttpRequest& request, RequestInfo& info) {
-  if (!share_) return error_response(sharing_off(), info);
+HttpResponse Sharing::shared_delete(HttpRequest& request, RequestInfo&) {
+  if (!store_) throw sharing_off();
   const std::string id = request.path.substr(3);
-  if (!is_share_id(id)) return error_response(not_found("no such shared image"), info);
+  if (!is_share_id(id)) throw ApiException(not_found("no such shared image"));
   const std::string token = request.header("X-Delete-Token");
   try {
-    const std::optional<ShareObject> object = share_->get(id);
-    if (!object) return error_response(not_found("no such shared image (unknown, deleted or expired)"), info);
+    const std::optional<ShareObject> object = store_->get(id);
+    if (!object) throw ApiException(not_found("no such shared image (unknown, deleted or expired)"));
     // Hashes of equal length, compared in constant time: the token's timing tells nothing.
     if (token.empty() || !constant_time_equal(sha256_of(token), object->token_sha256)) {
-      return error_response({403, "forbidden", "missing or wrong X-Delete-Token", 0}, info);
+      throw ApiException(ApiCode::kForbidden, "missing or wrong X-Delete-Token");
     }
-    if (!share_->remove(id)) return error_response(not_found("no such shared image"), info);
+    if (!store_->remove(id)) throw ApiException(not_found("no such shared image"));
   } catch (const ShareStoreError& e) {
-    share_store_failed("delete", e);
-    throw ApiException(store_unavailable());
+    store_failed("delete", e);
+    throw store_unavailable();
   }
   HttpResponse r;
   r.status = 204;
@@ -189,21 +221,21 @@ HttpResponse Service::shared_delete(HttpRequest& request, RequestInfo& info) {
   return r;
 }
 
-ShareStoreStats Service::share_stats() {
-  std::lock_guard lock(share_stats_mutex_);
+ShareStoreStats Sharing::stats() {
+  std::lock_guard lock(stats_mutex_);
   const auto now = std::chrono::steady_clock::now();
-  if (now - share_stats_at_ >= std::chrono::seconds(1)) {
+  if (now - stats_at_ >= std::chrono::seconds(1)) {
     try {
-      share_stats_ = share_->stats();
-      share_stats_at_ = now;
+      stats_ = store_->stats();
+      stats_at_ = now;
     } catch (const ShareStoreError& e) {
-      share_store_failed("stats", e);
+      store_failed("stats", e);
     }
   }
-  return share_stats_;
+  return stats_;
 }
 
-void Service::sweep_shares_every(std::stop_token stop) {
+void Sharing::sweep_every(std::stop_token stop) {
   std::mutex m;
   std::condition_variable_any wake;
   for (;;) {
@@ -215,14 +247,12 @@ void Service::sweep_shares_every(std::stop_token stop) {
       if (stop.stop_requested()) break;
     }
     try {
-      const int swept = share_->sweep();
-      if (swept > 0) logger_.info("shares swept", {{"store", share_->kind()}, {"removed", swept}});
+      const int swept = store_->sweep();
+      if (swept > 0) logger_.info("shares swept", {{"store", store_->kind()}, {"removed", swept}});
     } catch (const ShareStoreError& e) {
-      share_store_failed("sweep", e);
+      store_failed("sweep", e);
     }
   }
 }
-
-Service::~Service() = default;
 
 }  // namespace cutout::server

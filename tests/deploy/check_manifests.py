@@ -103,12 +103,16 @@ def parse_options(help_text):
     return options
 
 
-def parse_routes(service_cpp):
+def parse_routes(server_dir):
+    """The (method, path, regex) of every Router::add call in src/server/*.cpp (the route table)."""
     routes = []
-    with open(service_cpp, encoding="utf-8") as f:
-        for method, path in re.findall(r'routes_\[\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*\}\]', f.read()):
-            pattern = "^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "$"
-            routes.append((method, path, re.compile(pattern)))
+    for name in sorted(os.listdir(server_dir)):
+        if not name.endswith(".cpp"):
+            continue
+        with open(os.path.join(server_dir, name), encoding="utf-8") as f:
+            for method, path in re.findall(r'\brouter_?\.add\(\s*"([A-Z]+)"\s*,\s*"([^"]+)"', f.read()):
+                pattern = "^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "$"
+                routes.append((method, path, re.compile(pattern)))
     return routes
 
 
@@ -301,9 +305,9 @@ class Checker:
         if not self.serve_env:
             raise SystemExit("`cutout serve --help` shows no (Env:NAME) entries: cannot check variable names")
         self.read_elsewhere = names_read_in_source(os.path.join(self.source, "src")) - set(self.serve_env)
-        self.routes = parse_routes(os.path.join(self.source, "src/server/service.cpp"))
+        self.routes = parse_routes(os.path.join(self.source, "src/server"))
         if not self.routes:
-            raise SystemExit("no routes_[{...}] entries found in src/server/service.cpp")
+            raise SystemExit("no router.add(...) calls found in src/server/*.cpp")
         self.docs = load_manifests(self.source, report)
         self.k8s_services = [(w, d) for w, rel, d in self.docs
                              if rel.startswith("deploy/k8s") and d.get("kind") == "Service" and d.get("apiVersion") == "v1"]
@@ -475,7 +479,7 @@ class Checker:
                 continue
             got = get.get("path", "/")
             self.r.check(self.route_exists(got), w, f"{probe} path {got} is not a GET route of the service "
-                                                   f"(src/server/service.cpp: {', '.join(p for m, p, _ in self.routes if m == 'GET')})")
+                                                   f"(the route table, src/server/*.cpp: {', '.join(p for m, p, _ in self.routes if m == 'GET')})")
             self.r.check(got == path, w, f"{probe} uses {got}; it should be {path} "
                                          + ("(ready = model loaded and warmed)" if path == "/readyz"
                                             else "(alive; /readyz fails while loading and after a model failure)"))

@@ -1,0 +1,36 @@
+// POST /api/v2/process (SPEC §3): parse, decode on the request's thread, queue the inference in
+// the Engine, wait (bounded by --request-timeout-ms, abandoned if the client leaves), then render
+// and encode the outputs on the request's thread -- so one request's effects and encoding overlap
+// with the next request's inference. Answers JSON, one image, or server-sent events.
+//
+// Thread-safety: operator() runs concurrently on the HTTP worker threads; the route's own state
+// is const after construction, and what it uses (the Engine, the metrics) is thread-safe.
+// Lifetime: it holds references to the config, the engine, the metrics and the draining flag,
+// which the caller (cmd_serve, through Service) keeps alive until the HTTP server has stopped.
+#pragma once
+
+#include <atomic>
+
+#include "server/engine.h"
+#include "server/metrics.h"
+#include "server/router.h"
+#include "server/serve_config.h"
+
+namespace cutout::server {
+
+class ProcessRoute {
+ public:
+  // Creates the route's metric series (stages, outputs, cold requests) at 0.
+  ProcessRoute(const ServeConfig& config, Engine& engine, MetricsRegistry& metrics,
+               const std::atomic<bool>& draining);
+
+  HttpResponse operator()(HttpRequest& request, RequestInfo& info) const;
+
+ private:
+  const ServeConfig& config_;
+  Engine& engine_;
+  MetricsRegistry& metrics_;
+  const std::atomic<bool>& draining_;
+};
+
+}  // namespace cutout::server
