@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all setup build test test-unit test-model test-e2e test-browser test-container test-asan test-tsan soak run bench bench-server bench-threads contact-sheet screenshots fuzz fuzz-smoke clean
+.PHONY: all setup build test test-unit test-model test-e2e test-browser test-container test-asan test-tsan check-format soak run bench bench-server bench-threads contact-sheet screenshots fuzz fuzz-smoke clean
 
 all: build
 
@@ -30,6 +30,10 @@ test-e2e: build
 
 test-browser: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L browser
+
+# Every tracked C/C++ file as .clang-format writes it (clang-format 14; CI runs this first).
+check-format: setup
+	@scripts/check_format.sh
 
 # The unit and e2e tests under AddressSanitizer + UBSan, or ThreadSanitizer, each in its own
 # build folder (build-asan, build-tsan; scripts/test_sanitizers.sh).

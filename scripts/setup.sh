@@ -36,7 +36,7 @@ TEST_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-onnx python3-numpy python3-yaml time imagemagick
   redis-server nginx prometheus
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev clang-format-14
   chromium fonts-dejavu-core
 )
 # What `make test-container` needs: base images from Debian's packages, a rootless-friendly builder.
