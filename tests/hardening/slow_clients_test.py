@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from local_checks import check, finish  # noqa: E402
 
 HOSTILE = 500
-# The deadlines the server is started with. Under ThreadSanitizer a process request takes ten times
+# The deadlines the server is started with. Under a sanitizer a process request takes 3-10 times
 # as long, so scripts/test_sanitizers.sh stretches them (CUTOUT_TEST_TIME_SCALE) to keep the hostile
 # connections open for the whole measurement; what is checked stays the same.
 SCALE = max(1.0, float(os.environ.get("CUTOUT_TEST_TIME_SCALE", "1")))
