@@ -247,6 +247,29 @@ TEST_F(EngineTest, ARequestWaitingWhenTheModelHasLoadedIsTheWarmUp) {
   EXPECT_GT(e.warmup_ms(), 0.0);
 }
 
+TEST_F(EngineTest, AWaitingRequestWhoseInferenceFailsDoesNotFailTheModel) {
+  Engine& e = make_engine(tiny_options(4));
+  auto bad = std::make_shared<InferenceJob>();
+  bad->image = cv::Mat(48, 64, CV_8UC1, cv::Scalar(128));  // the model takes RGB or RGBA
+  ASSERT_EQ(e.submit(bad), 0);
+  e.start();
+  ASSERT_TRUE(wait_done(*bad));
+  EXPECT_TRUE(bad->error);
+  ASSERT_EQ(e.wait_until_settled(Clock::now() + kPatience), ModelStatus::kReady);
+  const auto events = log_.wait_for(ModelStatus::kReady);
+  EXPECT_EQ(statuses(events),
+            (std::vector{ModelStatus::kLoading, ModelStatus::kWarming, ModelStatus::kReady}));
+  EXPECT_EQ(events.back().detail, "dummy 1024x1024 run");
+  const auto starts = gate_.starts();  // the request, then the dummy run as the warm-up
+  ASSERT_EQ(starts.size(), 2u);
+  EXPECT_EQ(starts[0].job, bad.get());
+  EXPECT_TRUE(starts[1].warmup);
+  auto good = photo_job();
+  ASSERT_TRUE(e.submit(good).has_value());
+  ASSERT_TRUE(wait_done(*good));
+  EXPECT_FALSE(good->error);
+}
+
 TEST_F(EngineTest, AMissingModelFailsWithTheReasonAndRefusesWork) {
   Engine& e = make_engine(tiny_options(4, 1, "does_not_exist.onnx"));
   e.start();

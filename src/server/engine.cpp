@@ -39,6 +39,18 @@ void Engine::start() {
   loader_ = std::thread([this] { load(); });
 }
 
+namespace {
+
+// The warm-up when no request is there to be it: a mid-grey 1024x1024 photo.
+std::shared_ptr<InferenceJob> dummy_warmup_job() {
+  auto job = std::make_shared<InferenceJob>();
+  job->image = cv::Mat(1024, 1024, CV_8UC3, cv::Scalar(128, 128, 128));
+  job->warmup = true;
+  return job;
+}
+
+}  // namespace
+
 void Engine::set_status(ModelStatus status, double ms, const std::string& detail) {
   {
     std::lock_guard lock(mutex_);
@@ -72,12 +84,7 @@ void Engine::load() {
     std::lock_guard lock(mutex_);
     warm_start_ = std::chrono::steady_clock::now();
     // No request waiting: warm up with a dummy photo, ahead of anything that comes later.
-    if (queue_.empty()) {
-      auto warmup = std::make_shared<InferenceJob>();
-      warmup->image = cv::Mat(1024, 1024, CV_8UC3, cv::Scalar(128, 128, 128));
-      warmup->warmup = true;
-      queue_.push_front(warmup);
-    }
+    if (queue_.empty()) queue_.push_front(dummy_warmup_job());
   }
   set_status(ModelStatus::kWarming, load_ms_, "");
   for (int i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { work(); });
@@ -120,7 +127,12 @@ void Engine::work() {
       first = status_ == ModelStatus::kWarming;
     }
     if (!error && seconds > 0) typical_s_ = 0.8 * typical_s_.load() + 0.2 * seconds;
-    if (first) {
+    if (first && error && !job->warmup) {
+      // A request's own failure says nothing sure about the model: warm up with the dummy photo
+      // instead, and fail only if that fails too (else one bad request would condemn the server).
+      std::lock_guard lock(mutex_);
+      queue_.push_front(dummy_warmup_job());
+    } else if (first) {
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - warm_start_).count();
       if (error) {

@@ -4,7 +4,9 @@
 // inference (warming), then serves (ready) — or records why it could not (failed). The
 // warm-up is a dummy 1024x1024 run, unless a real request is already waiting when the model
 // has loaded: then that request's inference is the warm-up, so a cold request never waits for
-// a dummy run as well. Jobs submitted before ready simply wait in the queue (cold requests).
+// a dummy run as well. If that request's inference fails, the dummy run is the warm-up after all
+// (the request gets its error; the model fails only if the dummy run fails too). Jobs submitted before ready
+// simply wait in the queue (cold requests).
 //
 // Thread-safety: every public function may be called from any thread. `concurrency` worker
 // threads run inferences; request threads submit and wait. The queue holds at most
