@@ -123,5 +123,15 @@ TEST(ApiError, BodyIsSpecJson) {
   EXPECT_EQ(bare["error"]["code"], "not_found");
 }
 
+TEST(ApiError, AHugeQuotedValueIsCutInTheBody) {
+  const std::string value(25u << 20, '9');
+  const std::string body = error_body(bad_request("invalid max_side '" + value + "'"), "rid");
+  EXPECT_LT(body.size(), 2048u);
+  const auto j = nlohmann::json::parse(body);
+  const std::string message = j["error"]["message"];
+  EXPECT_EQ(message.rfind("invalid max_side '999", 0), 0u) << "it still says what was refused";
+  EXPECT_NE(message.find("(26214419 bytes)"), std::string::npos) << message.substr(message.size() - 40);
+}
+
 }  // namespace
 }  // namespace cutout::server

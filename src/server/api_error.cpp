@@ -91,7 +91,14 @@ ApiError api_error_from(const std::exception& error) {
 }
 
 std::string error_body(const ApiError& error, const std::string& request_id) {
-  nlohmann::json j = {{"error", {{"code", error.name()}, {"message", error.message}}}};
+  // Messages quote the value they refuse; a hostile one can be megabytes (a 25 MB form field).
+  constexpr size_t kMaxMessageBytes = 1024;
+  std::string message = error.message;
+  if (message.size() > kMaxMessageBytes) {
+    message =
+        message.substr(0, kMaxMessageBytes) + "... (" + std::to_string(error.message.size()) + " bytes)";
+  }
+  nlohmann::json j = {{"error", {{"code", error.name()}, {"message", message}}}};
   if (!request_id.empty()) j["request_id"] = request_id;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

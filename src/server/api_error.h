@@ -89,6 +89,7 @@ ApiError api_error_from(const Error& error);
 ApiError api_error_from(const std::exception& error);
 
 // {"error": {"code", "message"}, "request_id"}; without a request id when `request_id` is empty.
+// A message over 1 KiB is cut there (it quotes what it refuses, which may be huge).
 std::string error_body(const ApiError& error, const std::string& request_id);
 
 }  // namespace cutout::server
