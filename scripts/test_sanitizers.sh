@@ -16,7 +16,9 @@ case "$kind" in
 esac
 build="build-$kind"
 supp="$PWD/tests/sanitizers"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# Warnings are errors in the normal build (make test); here the sanitizer adds its own (GCC's
+# -Wtsan on the atomic fences inside Boost.Asio), which say nothing about our code.
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUTOUT_WERROR=OFF \
   -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" >/dev/null
 cmake --build "$build"
