@@ -79,7 +79,9 @@ struct HttpServer::Impl {
   HttpServerOptions options;
   Handler handler;
   asio::io_context io;
-  tcp::acceptor acceptor{io};
+  // On a strand of its own: its accept handlers and stop()'s close run on different I/O threads
+  // otherwise, and is_open() in one raced close() in the other (ThreadSanitizer saw it).
+  tcp::acceptor acceptor{asio::make_strand(io)};
   asio::thread_pool workers;
   std::atomic<int> open{0};
   std::atomic<bool> stopping{false};
@@ -447,7 +449,8 @@ void HttpServer::Impl::accept() {
     if (ec) {
       if (!acceptor.is_open()) return;  // stopped
       // out of descriptors or the like: try again shortly rather than spin
-      auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(50));
+      auto timer =
+          std::make_shared<asio::steady_timer>(acceptor.get_executor(), std::chrono::milliseconds(50));
       return timer->async_wait([this, timer](beast::error_code) { accept(); });
     }
     const bool refuse = open.load() >= options.max_connections;
@@ -512,7 +515,7 @@ void HttpServer::run() {
 void HttpServer::stop() {
   Impl& m = *impl_;
   if (m.stopping.exchange(true)) return;
-  asio::post(m.io, [&m] {
+  asio::post(m.acceptor.get_executor(), [&m] {
     beast::error_code ec;
     m.acceptor.close(ec);
     std::lock_guard<std::mutex> lock(m.sessions_mu);
