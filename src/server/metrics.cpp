@@ -439,6 +439,11 @@ std::string MetricsRegistry::render() const {
   return out;
 }
 
+Counter& rejected_counter(MetricsRegistry& metrics, std::string_view reason) {
+  return metrics.counter("cutout_rejected_total", "Requests refused, by reason",
+                         {{"reason", std::string(reason)}});
+}
+
 std::vector<double> latency_buckets() {
   // Finer from 0.5 s to 5 s, where a process request's time lies, so quantiles are meaningful; up to
   // the default request timeout (120 s), so a slow p99 is not clipped at the last bucket.

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -125,6 +126,10 @@ class MetricsRegistry {
 
 // Default latency buckets in seconds, for requests from 1 ms to 120 s (the default request timeout).
 std::vector<double> latency_buckets();
+
+// cutout_rejected_total{reason}: requests refused, the one family the service, the process route
+// and sharing all count into (reasons: api_error.h's table, and share_rate_limited).
+Counter& rejected_counter(MetricsRegistry& metrics, std::string_view reason);
 
 // The process start time in seconds since the epoch, from /proc/self/stat's starttime (clock ticks
 // since boot) and the boot time; 0 if /proc cannot be read. Computed once, then cached.

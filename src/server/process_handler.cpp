@@ -37,11 +37,6 @@ std::string sse_event(std::string_view name, const nlohmann::json& data) {
          "\ndata: " + data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n";
 }
 
-Counter& rejected(MetricsRegistry& metrics, std::string_view reason) {
-  return metrics.counter("cutout_rejected_total", "Requests refused, by reason",
-                         {{"reason", std::string(reason)}});
-}
-
 Histogram& stage_histogram(MetricsRegistry& metrics, const std::string& stage) {
   return metrics.histogram("cutout_stage_duration_seconds", "Duration of each stage of a process request",
                            latency_buckets(), {{"stage", stage}});
@@ -194,7 +189,7 @@ class ProcessHandler {
   // A refusal, counted under its code's reason (a bug, `internal`, is not a refusal).
   void reject(ApiCode code) {
     const std::string_view reason = api_code_info(code).reason;
-    if (!reason.empty()) rejected(metrics_, reason).inc();
+    if (!reason.empty()) rejected_counter(metrics_, reason).inc();
   }
 
   // The finished request's stages (seconds) in the stage histogram.

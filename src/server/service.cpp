@@ -150,9 +150,7 @@ void Service::create_metrics() {
                           [] { return 1.0; }, {{"version", CUTOUT_VERSION}, {"model", config_.model}});
   metrics_.counter("cutout_warmup_pings_total", "Warm-up pings (POST /api/v2/warmup)");
   for (const ApiCodeInfo& code : api_codes()) {
-    if (!code.reason.empty())
-      metrics_.counter("cutout_rejected_total", "Requests refused, by reason",
-                       {{"reason", std::string(code.reason)}});
+    if (!code.reason.empty()) rejected_counter(metrics_, code.reason);
   }
   for (ModelStatus s :
        {ModelStatus::kLoading, ModelStatus::kWarming, ModelStatus::kReady, ModelStatus::kFailed}) {
@@ -205,10 +203,7 @@ HttpResponse Service::handle(HttpRequest& request) {
     }
     if (!route.handler) throw ApiException(not_found("no such endpoint: " + request.path));
     if (request.path.rfind("/api/", 0) == 0 && !authorized(request)) {
-      metrics_
-          .counter("cutout_rejected_total", "Requests refused, by reason",
-                   {{"reason", std::string(api_code_info(ApiCode::kUnauthorized).reason)}})
-          .inc();
+      rejected_counter(metrics_, api_code_info(ApiCode::kUnauthorized).reason).inc();
       throw ApiException(ApiCode::kUnauthorized, "missing or wrong API key (Authorization: Bearer KEY)");
     }
     response = (*route.handler)(request, info);
@@ -247,9 +242,7 @@ HttpResponse Service::transport_error(HttpRequest& request, const ApiError& erro
   info.endpoint = router_.match(request.method, request.path).endpoint;
   const std::string_view reason = api_code_info(error.code).reason;
   if (!reason.empty()) {
-    metrics_
-        .counter("cutout_rejected_total", "Requests refused, by reason", {{"reason", std::string(reason)}})
-        .inc();
+    rejected_counter(metrics_, reason).inc();
   }
   HttpResponse response = error_response(error, info);
   response.headers.emplace_back("X-Request-Id", info.request_id);

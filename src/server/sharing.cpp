@@ -49,11 +49,6 @@ ApiException store_unavailable() {
   return ApiException(ApiCode::kStoreUnavailable, "the share store is not available; retry later");
 }
 
-Counter& rejected(MetricsRegistry& metrics, std::string_view reason) {
-  return metrics.counter("cutout_rejected_total", "Requests refused, by reason",
-                         {{"reason", std::string(reason)}});
-}
-
 Counter& store_errors(MetricsRegistry& metrics, const std::string& store) {
   return metrics.counter("cutout_share_store_errors_total", "Share store operations that failed",
                          {{"store", store}});
@@ -75,7 +70,7 @@ Sharing::Sharing(const ServeConfig& config, MetricsRegistry& metrics, Logger& lo
   metrics_.gauge_callback("cutout_share_bytes", "Bytes of the shared images in the store",
                           [this] { return static_cast<double>(stats().bytes); }, {{"store", kind}});
   store_errors(metrics_, kind);
-  rejected(metrics_, "share_rate_limited");
+  rejected_counter(metrics_, "share_rate_limited");
   sweeper_ = std::jthread([this](std::stop_token stop) { sweep_every(stop); });
 }
 
@@ -110,7 +105,7 @@ void Sharing::store_failed(const char* operation, const ShareStoreError& e) {
 HttpResponse Sharing::share_image(HttpRequest& request, RequestInfo&) {
   if (!store_) throw sharing_off();
   if (const int wait_s = limiter_.acquire(client_address(request)); wait_s > 0) {
-    rejected(metrics_, "share_rate_limited").inc();
+    rejected_counter(metrics_, "share_rate_limited").inc();
     throw ApiException(ApiCode::kOverloaded, "too many shared images from this address; retry later", wait_s);
   }
   const int64_t ttl = request.has_param("ttl")
@@ -118,7 +113,7 @@ HttpResponse Sharing::share_image(HttpRequest& request, RequestInfo&) {
                           : config_.share_ttl_s;
   const std::string_view bytes = image_bytes(request);
   if (bytes.size() > config_.share_max_bytes) {
-    rejected(metrics_, api_code_info(ApiCode::kPayloadTooLarge).reason).inc();
+    rejected_counter(metrics_, api_code_info(ApiCode::kPayloadTooLarge).reason).inc();
     throw ApiException(ApiCode::kPayloadTooLarge,
                        "shared images are limited to " + std::to_string(config_.share_max_bytes) + " bytes");
   }
