@@ -29,6 +29,8 @@ struct BenchArgs {
   bool json = false;
   double price_per_hour = 0;
   std::string arena = "on", mem_pattern = "off", opt_level = "all";
+  std::string compare_model;  // a second model whose bare runs alternate with the first's
+  std::string save_optimized, profile;
   ModelOptions model;
 };
 
@@ -57,9 +59,24 @@ int run_bench(const BenchArgs& args) {
   config.graph_optimization = parse_graph_optimization(args.opt_level);
   args.model.apply_cv_threads();
 
-  Segmenter segmenter(args.model.descriptor(), config);
+  SessionConfig first_config = config;
+  first_config.optimized_model_path = args.save_optimized;
+  first_config.profile_prefix = args.profile;
+  Segmenter segmenter(args.model.descriptor(), first_config);
   OrtSession& session = segmenter.session();
   const double load_ms = session.load_ms();
+  // The second model, loaded after the first (each session's creation is timed on its own).
+  std::unique_ptr<Segmenter> other;
+  if (!args.compare_model.empty()) {
+    ModelOptions o = args.model;
+    o.model = args.compare_model;
+    o.kind.clear();
+    other = std::make_unique<Segmenter>(o.descriptor(), config);
+    if (other->session().input_width() != session.input_width() ||
+        other->session().input_height() != session.input_height()) {
+      throw Error(ErrorCode::kInvalidArgument, "--compare-model must take the same input size");
+    }
+  }
 
   // The bare run's input: this image, preprocessed once (untimed).
   DecodedImage decoded = decode_image(bytes, options.decode);
@@ -70,6 +87,14 @@ int run_bench(const BenchArgs& args) {
   Stopwatch watch;
   session.run();
   const double first_ms = watch.elapsed_ms();
+  double other_first_ms = 0;
+  std::vector<double> other_bare;
+  if (other) {
+    std::copy(session.input().begin(), session.input().end(), other->session().input().begin());
+    watch.restart();
+    other->session().run();
+    other_first_ms = watch.elapsed_ms();
+  }
 
   std::vector<double> bare, pipeline, decode, preprocess, inference, postprocess, compose, effects, encode;
   size_t output_bytes = 0;
@@ -77,6 +102,11 @@ int run_bench(const BenchArgs& args) {
     watch.restart();
     session.run();
     bare.push_back(watch.elapsed_ms());
+    if (other) {
+      watch.restart();
+      other->session().run();
+      other_bare.push_back(watch.elapsed_ms());
+    }
     RemoveResult r = remove_background(bytes, options, segmenter);
     pipeline.push_back(r.timings.total_ms);
     decode.push_back(r.timings.decode_ms);
@@ -93,6 +123,7 @@ int run_bench(const BenchArgs& args) {
   const double ratio = pipeline_ms / bare_ms;
   const uint64_t peak_rss = peak_rss_bytes();
   const double cost = args.price_per_hour / 3600.0 * pipeline_ms / 1000.0;
+  const std::string profile_path = session.end_profiling();
 
   if (args.json) {
     nlohmann::json j = {
@@ -127,6 +158,18 @@ int run_bench(const BenchArgs& args) {
         {"peak_rss_bytes", peak_rss},
     };
     if (args.price_per_hour > 0) j["cost_per_image_usd"] = cost;
+    if (!profile_path.empty()) j["profile"] = profile_path;
+    if (other) {
+      const double other_ms = median(other_bare);
+      j["compare"] = {{"model", other->model().name},
+                      {"model_load_ms", other->session().load_ms()},
+                      {"first_inference_ms", other_first_ms},
+                      {"bare_run_ms",
+                       {{"median", other_ms},
+                        {"min", *std::min_element(other_bare.begin(), other_bare.end())},
+                        {"all", other_bare}}},
+                      {"bare_over_first_model", other_ms / bare_ms}};
+    }
     std::printf("%s\n", j.dump(2).c_str());
     return kExitOk;
   }
@@ -144,7 +187,17 @@ int run_bench(const BenchArgs& args) {
       "effects %.1f, encode %.1f ms\n",
       median(decode), median(preprocess), median(inference), median(postprocess), median(compose),
       median(effects), median(encode));
+  if (other) {
+    const double other_ms = median(other_bare);
+    std::printf(
+        "compare      %s: model load %.0f ms, first run %.0f ms, bare run median %.0f ms (min %.0f)"
+        " = %.3f x %s's\n",
+        other->model().name.c_str(), other->session().load_ms(), other_first_ms, other_ms,
+        *std::min_element(other_bare.begin(), other_bare.end()), other_ms / bare_ms,
+        segmenter.model().name.c_str());
+  }
   std::printf("peak RSS     %.0f MB\n", static_cast<double>(peak_rss) / 1e6);
+  if (!profile_path.empty()) std::printf("profile      %s\n", profile_path.c_str());
   if (args.price_per_hour > 0) {
     std::printf("cost         $%.6f per image at $%.4f/h\n", cost, args.price_per_hour);
   }
@@ -172,6 +225,13 @@ void add_bench_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--ort-opt-level", args->opt_level,
                   "ONNX Runtime graph optimisation: basic, extended or all")
       ->capture_default_str();
+  cmd->add_option(
+      "--compare-model", args->compare_model,
+      "a second model (name or path) whose bare runs alternate with the first's, in this process");
+  cmd->add_option("--ort-save-optimized", args->save_optimized,
+                  "write the graph ONNX Runtime optimised for the first model to this file");
+  cmd->add_option("--ort-profile", args->profile,
+                  "profile the first model's runs with ONNX Runtime's profiler; trace file prefix");
   args->model.add_to(*cmd);
   set_command_run(*cmd, exit_status, "bench", [args] { return run_bench(*args); });
 }

@@ -25,7 +25,7 @@ namespace cutout::cli {
 namespace {
 
 struct EvalArgs {
-  std::string images, masks, alphas, save_alphas;
+  std::string images, masks, alphas, save_alphas, compare_model;
   bool json = false;
   ModelOptions model;
 };
@@ -33,7 +33,12 @@ struct EvalArgs {
 struct Row {
   std::string name;
   MatteScore score;
+  SoftAlphaScore soft;
   double ms = 0;
+  // With --compare-model: the other model's scores and mean |alpha - its alpha|.
+  MatteScore other;
+  SoftAlphaScore other_soft;
+  double vs_other = 0, other_ms = 0;
 };
 
 bool is_image_file(const fs::path& p) {
@@ -78,6 +83,13 @@ int run_eval(const EvalArgs& args) {
     segmenter = std::make_unique<Segmenter>(args.model.descriptor(), args.model.session_config());
     model_name = segmenter->model().name;
   }
+  std::unique_ptr<Segmenter> other;
+  if (!args.compare_model.empty()) {
+    ModelOptions o = args.model;
+    o.model = args.compare_model;
+    o.kind.clear();
+    other = std::make_unique<Segmenter>(o.descriptor(), o.session_config());
+  }
 
   std::vector<Row> rows;
   int failures = 0;
@@ -104,7 +116,22 @@ int run_eval(const EvalArgs& args) {
       if (!args.save_alphas.empty()) {
         write_file_atomic(fs::path(args.save_alphas) / (stem + ".png"), encode_png(alpha));
       }
-      rows.push_back({stem, score_matte(alpha, truth), ms});
+      Row row;
+      row.name = stem;
+      row.score = score_matte(alpha, truth);
+      row.soft = score_soft_alpha(alpha, truth);
+      row.ms = ms;
+      if (other) {
+        watch.restart();
+        StageTimings timings;
+        cv::Mat theirs =
+            other->predict_matte(decode_image(read_input(image_path.string()), {}).pixels, timings);
+        row.other_ms = watch.elapsed_ms();
+        row.other = score_matte(theirs, truth);
+        row.other_soft = score_soft_alpha(theirs, truth);
+        row.vs_other = matte_mean_abs_diff(alpha, theirs);
+      }
+      rows.push_back(row);
       if (!args.json) {
         std::printf("%-24s MAE %.4f  IoU %.4f  boundary IoU %.4f  %6.0f ms\n", stem.c_str(),
                     rows.back().score.mae, rows.back().score.iou, rows.back().score.boundary_iou, ms);
@@ -116,29 +143,60 @@ int run_eval(const EvalArgs& args) {
   }
   if (rows.empty()) throw Error(ErrorCode::kInvalidArgument, "no image has a mask with the same name");
 
-  MatteScore mean;
+  MatteScore mean, other_mean;
+  SoftAlphaScore soft, other_soft;
+  double vs_other = 0;
+  const double n = static_cast<double>(rows.size());
   for (const Row& r : rows) {
-    mean.mae += r.score.mae / static_cast<double>(rows.size());
-    mean.iou += r.score.iou / static_cast<double>(rows.size());
-    mean.boundary_iou += r.score.boundary_iou / static_cast<double>(rows.size());
+    mean.mae += r.score.mae / n;
+    mean.iou += r.score.iou / n;
+    mean.boundary_iou += r.score.boundary_iou / n;
+    soft.sad += r.soft.sad / n;
+    soft.mse += r.soft.mse / n;
+    other_mean.mae += r.other.mae / n;
+    other_mean.iou += r.other.iou / n;
+    other_mean.boundary_iou += r.other.boundary_iou / n;
+    other_soft.sad += r.other_soft.sad / n;
+    other_soft.mse += r.other_soft.mse / n;
+    vs_other += r.vs_other / n;
   }
+  auto scores = [](const MatteScore& m, const SoftAlphaScore& s) {
+    return nlohmann::json{
+        {"mae", m.mae}, {"iou", m.iou}, {"boundary_iou", m.boundary_iou}, {"sad", s.sad}, {"mse", s.mse}};
+  };
   if (args.json) {
     nlohmann::json j;
     j["model"] = model_name;
     j["count"] = rows.size();
     j["failed"] = failures;
     for (const Row& r : rows) {
-      j["images"].push_back({{"name", r.name},
-                             {"mae", r.score.mae},
-                             {"iou", r.score.iou},
-                             {"boundary_iou", r.score.boundary_iou},
-                             {"ms", r.ms}});
+      nlohmann::json row = scores(r.score, r.soft);
+      row["name"] = r.name;
+      row["ms"] = r.ms;
+      if (other) {
+        row["compare"] = scores(r.other, r.other_soft);
+        row["compare"]["ms"] = r.other_ms;
+        row["mean_abs_diff_vs_compare"] = r.vs_other;
+      }
+      j["images"].push_back(row);
     }
-    j["mean"] = {{"mae", mean.mae}, {"iou", mean.iou}, {"boundary_iou", mean.boundary_iou}};
+    j["mean"] = scores(mean, soft);
+    if (other) {
+      j["compare_model"] = other->model().name;
+      j["compare_mean"] = scores(other_mean, other_soft);
+      j["mean_abs_diff_vs_compare"] = vs_other;
+    }
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("%-24s MAE %.4f  IoU %.4f  boundary IoU %.4f  (%zu images, model %s)\n", "mean", mean.mae,
-                mean.iou, mean.boundary_iou, rows.size(), model_name.c_str());
+    std::printf("%-24s MAE %.4f  IoU %.4f  boundary IoU %.4f  SAD %.2f  (%zu images, model %s)\n", "mean",
+                mean.mae, mean.iou, mean.boundary_iou, soft.sad, rows.size(), model_name.c_str());
+    if (other) {
+      std::printf(
+          "%-24s MAE %.4f  IoU %.4f  boundary IoU %.4f  SAD %.2f  (model %s; mean |alpha - its alpha| "
+          "%.5f)\n",
+          "compare", other_mean.mae, other_mean.iou, other_mean.boundary_iou, other_soft.sad,
+          other->model().name.c_str(), vs_other);
+    }
   }
   return failures ? kExitFailed : kExitOk;
 }
@@ -154,6 +212,9 @@ void add_eval_command(CLI::App& app, int& exit_status) {
       ->required();
   cmd->add_option("--alphas", args->alphas, "score these precomputed alpha files instead of running a model");
   cmd->add_option("--save-alphas", args->save_alphas, "write each predicted alpha as <name>.png here");
+  cmd->add_option(
+      "--compare-model", args->compare_model,
+      "also run this model (name or path) on each photo: its scores and mean |alpha - its alpha|");
   cmd->add_flag("--json", args->json, "print JSON");
   args->model.add_to(*cmd);
   set_command_run(*cmd, exit_status, "eval", [args] { return run_eval(*args); });

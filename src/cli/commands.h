@@ -12,5 +12,6 @@ void add_bench_command(CLI::App& app, int& exit_status);
 void add_serve_command(CLI::App& app, int& exit_status);
 void add_healthcheck_command(CLI::App& app, int& exit_status);
 void add_warmer_command(CLI::App& app, int& exit_status);
+void add_calibrate_command(CLI::App& app, int& exit_status);
 
 }  // namespace cutout::cli

@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   cutout::cli::add_serve_command(app, exit_status);
   cutout::cli::add_healthcheck_command(app, exit_status);
   cutout::cli::add_warmer_command(app, exit_status);
+  cutout::cli::add_calibrate_command(app, exit_status);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -60,6 +60,14 @@ MatteScore score_matte(const cv::Mat& alpha, const cv::Mat& gt, int boundary_px)
   return s;
 }
 
+SoftAlphaScore score_soft_alpha(const cv::Mat& alpha, const cv::Mat& gt) {
+  check_pair(alpha, gt);
+  if (alpha.empty()) return {};
+  const double l1 = cv::norm(alpha, gt, cv::NORM_L1) / 255.0;
+  const double l2 = cv::norm(alpha, gt, cv::NORM_L2SQR) / (255.0 * 255.0);
+  return {l1 / 1000.0, l2 / static_cast<double>(alpha.total())};
+}
+
 double matte_mean_abs_diff(const cv::Mat& a, const cv::Mat& b) {
   check_pair(a, b);
   if (a.empty()) return 0.0;

@@ -26,6 +26,15 @@ struct MatteScore {
 // alpha and ground_truth: CV_8UC1 of the same size.
 MatteScore score_matte(const cv::Mat& alpha, const cv::Mat& ground_truth, int boundary_px = 3);
 
+// Against a soft ground-truth alpha (../shared/eval/alphamatting), alphas read as [0, 1], every
+// pixel scored: SAD = sum |alpha - gt| / 1000 (the matting benchmarks' unit) and MSE = mean
+// (alpha - gt)^2.
+struct SoftAlphaScore {
+  double sad = 0.0;
+  double mse = 0.0;
+};
+SoftAlphaScore score_soft_alpha(const cv::Mat& alpha, const cv::Mat& ground_truth);
+
 // Mean |a - b| / 255 over all pixels of two CV_8UC1 mattes of the same size.
 double matte_mean_abs_diff(const cv::Mat& a, const cv::Mat& b);
 

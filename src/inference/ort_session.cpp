@@ -12,16 +12,17 @@
 
 #include "core/error.h"
 #include "core/timer.h"
+#include "inference/ort_env.h"
 
 namespace cutout {
-namespace {
 
-// One Env per process, as ONNX Runtime recommends; created on first use, never destroyed
-// before the sessions that use it.
+// One Env per process, as ONNX Runtime recommends.
 Ort::Env& ort_env() {
   static Ort::Env env(ORT_LOGGING_LEVEL_WARNING, "cutout");
   return env;
 }
+
+namespace {
 
 int parse_positive_env(const char* name) {
   const char* v = std::getenv(name);
@@ -135,6 +136,7 @@ struct OrtSession::Impl {
   int width = 0, height = 0, threads = 1;
   Device device = Device::kCpu;
   double load_ms = 0;
+  bool profiling = false;
   std::vector<float> input;
   Ort::Value input_tensor{nullptr};
   std::vector<Ort::Value> outputs;
@@ -170,6 +172,10 @@ OrtSession::OrtSession(const ModelDescriptor& model, const SessionConfig& config
       options.AddConfigEntry("session.intra_op.spin_duration_us",
                              std::to_string(config.spin_duration_us).c_str());
     }
+    if (!config.optimized_model_path.empty())
+      options.SetOptimizedModelFilePath(config.optimized_model_path.c_str());
+    if (!config.profile_prefix.empty()) options.EnableProfiling(config.profile_prefix.c_str());
+    m.profiling = !config.profile_prefix.empty();
     if (config.device == Device::kCuda) append_cuda(options, config.cuda_device_id);
     m.session = Ort::Session(ort_env(), model.path.c_str(), options);
   } catch (const Ort::Exception& e) {
@@ -241,6 +247,13 @@ const std::string& OrtSession::input_name() const {
 }
 const std::string& OrtSession::output_name() const {
   return impl_->output_name;
+}
+
+std::string OrtSession::end_profiling() {
+  if (!impl_->profiling) return "";
+  impl_->profiling = false;
+  Ort::AllocatorWithDefaultOptions alloc;
+  return impl_->session.EndProfilingAllocated(alloc).get();
 }
 
 namespace {

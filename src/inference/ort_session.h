@@ -50,6 +50,11 @@ struct SessionConfig {
   bool allow_spinning = true;
   // With spinning: how long an idle thread spins before it sleeps (0: ONNX Runtime's default).
   int spin_duration_us = 0;
+  // Where ONNX Runtime writes the graph it optimised (empty: nowhere), e.g. to count what fused.
+  std::string optimized_model_path;
+  // Prefix of an ONNX Runtime profile (a JSON trace of every node's time, written by
+  // end_profiling() or when the session ends); empty: no profiling.
+  std::string profile_prefix;
 };
 
 class OrtSession {
@@ -75,6 +80,8 @@ class OrtSession {
   std::string_view provider() const;  // "cpu" or "cuda"
   const std::string& input_name() const;
   const std::string& output_name() const;
+  // Ends profiling (SessionConfig::profile_prefix) and returns the trace's path; "" when off.
+  std::string end_profiling();
 
  private:
   struct Impl;
