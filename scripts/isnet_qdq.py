@@ -36,8 +36,6 @@ from onnx import TensorProto, helper, numpy_helper
 OUTPUT = "output"
 # Nodes that stay float whatever the ranges say (the matte head, see above).
 FLOAT_HEAD = ("/side1/Conv",)
-import os
-FLOAT_RESIZE = os.environ.get("QDQ_FLOAT_RESIZE") == "1"
 
 
 # ---------------------------------------------------------------- float graph
@@ -312,7 +310,9 @@ def _qparams(lo, hi):
     return scale, np.uint8(zp)
 
 
-def quantize(fm, ranges, float_nodes=()):
+def quantize(fm, ranges, float_nodes=(), float_resize=False):
+    """float_resize: DQ -> float Resize -> Q instead of a uint8 Resize (ONNX Runtime keeps that
+    pair, so it costs a conversion each way; measured only to compare)."""
     nodes, _ = fold_relus(list(fm.graph.node))
     float_nodes = with_head(nodes, float_nodes)
     inits = {i.name: numpy_helper.to_array(i) for i in fm.graph.initializer}
@@ -333,6 +333,15 @@ def quantize(fm, ranges, float_nodes=()):
     def const(name, arr):
         new_inits.append(numpy_helper.from_array(arr, name))
         return name
+
+    def per_channel(base, q, scale, zp_type):
+        """Constants base_q / base_scale / base_zp (zero) and their DQ along axis 0 -> base."""
+        const(base + "_q", q)
+        const(base + "_scale", scale)
+        const(base + "_zp", np.zeros(q.shape[0], zp_type))
+        new_nodes.append(helper.make_node("DequantizeLinear", [base + "_q", base + "_scale", base + "_zp"], [base],
+                                          name=base + "_DQ", axis=0))
+        return base
 
     qname = {}
     for t in ts:
@@ -358,7 +367,7 @@ def quantize(fm, ranges, float_nodes=()):
     used_inits = set()
     for n in nodes:
         quant = n.op_type in QUANT_OPS and n.name not in float_nodes
-        if quant and n.op_type == "Resize" and not FLOAT_RESIZE:
+        if quant and n.op_type == "Resize" and not float_resize:
             # uint8 in, uint8 out, same scale and zero point: ONNX Runtime 1.29 no longer drops the
             # Q/DQ around a linear Resize (it rounds differently from float; PR 28414), so the
             # graph says it directly. The rounding differs from DQ -> Resize -> Q by < 1 step.
@@ -375,24 +384,13 @@ def quantize(fm, ranges, float_nodes=()):
             amax = np.abs(w.reshape(w.shape[0], -1)).max(axis=1)
             ws = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
             wq = np.clip(np.round(w / ws.reshape(-1, 1, 1, 1)), -127, 127).astype(np.int8)
-            base = n.name
-            const(base + "_w_q", wq)
-            const(base + "_w_scale", ws)
-            const(base + "_w_zp", np.zeros(w.shape[0], np.int8))
-            new_nodes.append(helper.make_node("DequantizeLinear", [base + "_w_q", base + "_w_scale", base + "_w_zp"],
-                                              [base + "_w"], name=base + "_w_DQ", axis=0))
-            ins[1] = base + "_w"
+            ins[1] = per_channel(n.name + "_w", wq, ws, np.int8)
             if len(n.input) > 2 and n.input[2]:
                 xs = params[n.input[0]][0]
                 bs = (np.float32(xs) * ws).astype(np.float32)
                 b = inits[n.input[2]].astype(np.float64)
                 bq = np.clip(np.round(b / bs.astype(np.float64)), -2**31, 2**31 - 1).astype(np.int32)
-                const(base + "_b_q", bq)
-                const(base + "_b_scale", bs)
-                const(base + "_b_zp", np.zeros(w.shape[0], np.int32))
-                new_nodes.append(helper.make_node("DequantizeLinear", [base + "_b_q", base + "_b_scale", base + "_b_zp"],
-                                                  [base + "_b"], name=base + "_b_DQ", axis=0))
-                ins[2] = base + "_b"
+                ins[2] = per_channel(n.name + "_b", bq, bs, np.int32)
         else:
             used_inits.update(i for i in n.input if i in inits)
         outs = list(n.output)
@@ -516,6 +514,7 @@ def main():
     p.add_argument("ranges")
     p.add_argument("output")
     p.add_argument("--float-nodes", default="", help="comma-separated Conv names to keep in float")
+    p.add_argument("--float-resize", action="store_true", help="DQ -> float Resize -> Q (for comparison)")
     p = sub.add_parser("fused")
     p.add_argument("optimized")
     p.add_argument("input", help="the pinned model or its float graph (for the Conv FLOPs)")
@@ -538,7 +537,7 @@ def main():
     elif a.cmd == "quantize":
         doc = json.load(open(a.ranges))
         extra = [s for s in a.float_nodes.split(",") if s] or doc.get("float_nodes", [])
-        m = quantize(load_float(a.input), doc["ranges"], extra)
+        m = quantize(load_float(a.input), doc["ranges"], extra, a.float_resize)
         onnx.save(m, a.output)
         print(f"{a.output}: {sha256(a.output)}")
     elif a.cmd == "fused":

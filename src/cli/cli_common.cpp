@@ -65,6 +65,13 @@ ModelDescriptor ModelOptions::descriptor() const {
   return resolve_model(choice);
 }
 
+ModelOptions ModelOptions::with_model(const std::string& other) const {
+  ModelOptions o = *this;
+  o.model = other;
+  o.kind.clear();
+  return o;
+}
+
 SessionConfig ModelOptions::session_config() const {
   SessionConfig config;
   config.intra_op_threads = threads;

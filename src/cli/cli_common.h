@@ -57,6 +57,8 @@ struct ModelOptions {
 
   void add_to(CLI::App& app);          // add_model_flags, flags only
   ModelDescriptor descriptor() const;  // throws Error(kInvalidArgument)
+  // The same options for another model (a name or a path; its own kind): --compare-model.
+  ModelOptions with_model(const std::string& other) const;
   SessionConfig session_config() const;
   // OpenCV's threads (effects, resizing) follow --threads when it is given.
   void apply_cv_threads() const;

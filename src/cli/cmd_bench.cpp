@@ -68,10 +68,7 @@ int run_bench(const BenchArgs& args) {
   // The second model, loaded after the first (each session's creation is timed on its own).
   std::unique_ptr<Segmenter> other;
   if (!args.compare_model.empty()) {
-    ModelOptions o = args.model;
-    o.model = args.compare_model;
-    o.kind.clear();
-    other = std::make_unique<Segmenter>(o.descriptor(), config);
+    other = std::make_unique<Segmenter>(args.model.with_model(args.compare_model).descriptor(), config);
     if (other->session().input_width() != session.input_width() ||
         other->session().input_height() != session.input_height()) {
       throw Error(ErrorCode::kInvalidArgument, "--compare-model must take the same input size");

@@ -15,6 +15,7 @@
 #include "core/matte.h"
 #include "core/timer.h"
 #include "inference/calibration.h"
+#include "inference/model_registry.h"
 
 namespace fs = std::filesystem;
 
@@ -35,8 +36,8 @@ int run_calibrate(const CalibrateArgs& args) {
     if (e.is_regular_file()) files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());
-  // The ISNet input, as the pipeline makes it (model_registry.cpp: (x - 128) / 256).
-  const Normalization norm{{128.0f, 128.0f, 128.0f}, {256.0f, 256.0f, 256.0f}};
+  // The ISNet input, as the pipeline makes it: the registry's normalisation of the kind.
+  const Normalization norm = custom_model(args.model, ModelKind::kIsnet).normalization;
   std::vector<std::vector<float>> inputs;
   std::vector<std::string> names;
   for (const auto& f : files) {

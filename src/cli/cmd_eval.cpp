@@ -85,9 +85,7 @@ int run_eval(const EvalArgs& args) {
   }
   std::unique_ptr<Segmenter> other;
   if (!args.compare_model.empty()) {
-    ModelOptions o = args.model;
-    o.model = args.compare_model;
-    o.kind.clear();
+    const ModelOptions o = args.model.with_model(args.compare_model);
     other = std::make_unique<Segmenter>(o.descriptor(), o.session_config());
   }
 
@@ -98,15 +96,19 @@ int run_eval(const EvalArgs& args) {
     if (mask_it == masks.end()) continue;  // images without ground truth are not scored
     try {
       Stopwatch watch;
+      cv::Mat pixels;  // the photo, decoded once for every model that runs on it
+      auto photo = [&]() -> const cv::Mat& {
+        if (pixels.empty()) pixels = decode_image(read_input(image_path.string()), {}).pixels;
+        return pixels;
+      };
       cv::Mat alpha;
       if (alphas) {
         auto it = alphas->find(stem);
         if (it == alphas->end()) throw Error(ErrorCode::kIo, "no alpha file for " + stem);
         alpha = read_grey(it->second);
       } else {
-        auto bytes = read_input(image_path.string());
         StageTimings timings;
-        alpha = segmenter->predict_matte(decode_image(bytes, {}).pixels, timings);
+        alpha = segmenter->predict_matte(photo(), timings);
       }
       const double ms = watch.elapsed_ms();
       cv::Mat truth = read_grey(mask_it->second);
@@ -124,8 +126,7 @@ int run_eval(const EvalArgs& args) {
       if (other) {
         watch.restart();
         StageTimings timings;
-        cv::Mat theirs =
-            other->predict_matte(decode_image(read_input(image_path.string()), {}).pixels, timings);
+        cv::Mat theirs = other->predict_matte(photo(), timings);
         row.other_ms = watch.elapsed_ms();
         row.other = score_matte(theirs, truth);
         row.other_soft = score_soft_alpha(theirs, truth);
