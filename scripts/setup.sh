@@ -22,6 +22,11 @@ MODELS=(
   "isnet /models/medium 88188479 b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb"
   "isnet-int8 /models/small 44342436 7001d60734fdc112dd9c062635fb59cd401fb82a9d4213134bce4dbd655c803a"
 )
+# Models the project derives from a pinned one with a committed recipe (scripts/isnet_qdq.py and
+# its ranges): name  from  bytes  sha256 of the result (generation is deterministic).
+DERIVED=(
+  "isnet-qdq isnet 44506108 831ef3e2e6b10572d6bf1dcf6c3ca2bc22599d8dad77c70a15e9bad3a3d84ac5"
+)
 
 # What building cutout needs (deploy/Dockerfile's build stage installs exactly these: --build-only).
 BUILD_PACKAGES=(
@@ -30,11 +35,12 @@ BUILD_PACKAGES=(
   libjpeg62-turbo-dev libpng-dev zlib1g-dev libwebp-dev libtiff-dev libgif-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev libboost1.81-dev libssl-dev libbrotli-dev
   libhiredis-dev python3 nodejs npm
+  python3-onnx python3-numpy
 )
 # What the tests and benchmarks need on top (make test).
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3-onnx python3-numpy python3-yaml time imagemagick
+  python3-yaml time imagemagick
   redis-server nginx prometheus
   clang-14 libclang-rt-14-dev clang-format-14
   chromium fonts-dejavu-core
@@ -172,6 +178,27 @@ PY
   rm -rf "$tmp"
 }
 
+# isnet-qdq: static int8 (QDQ) ISNet, made here from the pinned isnet and the committed activation
+# ranges (scripts/quant/, issue 14), then checked like a download. python3-onnx and python3-numpy
+# are Debian's; /usr/bin/python3 so that a python3 earlier on PATH (pyenv, venv) does not hide them.
+derive_models() {
+  local entry name from bytes sha out
+  for entry in "${DERIVED[@]}"; do
+    read -r name from bytes sha <<<"$entry"
+    model_ok "$models_dir/$name.onnx" "$bytes" "$sha" && continue
+    say "generating model $name from $from (scripts/isnet_qdq.py, scripts/quant/$name.ranges.json)"
+    out="$models_dir/$name.onnx.part"
+    /usr/bin/python3 "$root/scripts/isnet_qdq.py" quantize "$models_dir/$from.onnx" \
+      "$root/scripts/quant/$name.ranges.json" "$out" >/dev/null || die "generating $name failed"
+    [[ "$(stat -c %s "$out")" == "$bytes" ]] \
+      || die "$name: generated $(stat -c %s "$out") bytes, expected $bytes (python3-onnx/numpy version?)"
+    verify "$out" "$sha" "generated model $name"
+    mv "$out" "$models_dir/$name.onnx"
+    echo "$sha $(stat -c '%s %Y' "$models_dir/$name.onnx")" >"$models_dir/$name.onnx.verified"
+    say "model $name generated and verified ($bytes bytes)"
+  done
+}
+
 # playwright-core for the browser tests, exactly as tests/browser/package-lock.json pins it (npm ci
 # checks each package's sha512 from the lock file). Chromium itself is Debian's (/usr/bin/chromium).
 install_browser_test_tools() {
@@ -189,5 +216,6 @@ install_browser_test_tools() {
 install_debian_packages
 install_onnxruntime
 install_models
+derive_models
 [[ $mode == build ]] || install_browser_test_tools
 say "ok"

@@ -205,10 +205,11 @@ TEST_F(CliTest, ModelsListsTheRegistry) {
   std::string out;
   cutout("models --json", &out);  // exit status depends on whether setup fetched the models
   auto j = nlohmann::json::parse(out);
-  ASSERT_EQ(j["models"].size(), 2u);
+  ASSERT_EQ(j["models"].size(), 3u);
   EXPECT_EQ(j["models"][0]["name"], "isnet");
   EXPECT_EQ(j["models"][0]["default"], true);
   EXPECT_EQ(j["models"][1]["name"], "isnet-int8");
+  EXPECT_EQ(j["models"][2]["name"], "isnet-qdq");
 
   // A wrong file is reported as such.
   const fs::path fake = dir_.path() / "models";

@@ -11,13 +11,16 @@ namespace {
 
 TEST(ModelRegistry, BuiltInModelsArePinned) {
   auto models = builtin_models("/m");
-  ASSERT_EQ(models.size(), 2u);
+  ASSERT_EQ(models.size(), 3u);
   EXPECT_EQ(models[0].name, "isnet");
   EXPECT_EQ(models[0].path, "/m/isnet.onnx");
   EXPECT_EQ(models[0].bytes, 88188479u);
   EXPECT_EQ(models[0].sha256, "b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb");
   EXPECT_EQ(models[1].name, "isnet-int8");
   EXPECT_EQ(models[1].bytes, 44342436u);
+  EXPECT_EQ(models[2].name, "isnet-qdq");
+  EXPECT_EQ(models[2].path, "/m/isnet-qdq.onnx");
+  EXPECT_EQ(models[2].sha256, "831ef3e2e6b10572d6bf1dcf6c3ca2bc22599d8dad77c70a15e9bad3a3d84ac5");
   for (const auto& m : models) {
     EXPECT_EQ(m.kind, ModelKind::kIsnet);
     EXPECT_EQ(m.input_size, 1024);
@@ -41,7 +44,7 @@ TEST(ModelRegistry, UnknownNameListsTheKnownOnes) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-    EXPECT_NE(std::string(e.what()).find("isnet, isnet-int8"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("isnet, isnet-int8, isnet-qdq"), std::string::npos) << e.what();
   }
 }
 

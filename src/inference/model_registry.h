@@ -40,7 +40,8 @@ struct ModelDescriptor {
 // $CUTOUT_MODELS_DIR, else the folder the build was configured with (setup.sh's models/).
 std::filesystem::path default_models_dir();
 
-// The built-in registry, with paths under models_dir: isnet (default), isnet-int8.
+// The built-in registry, with paths under models_dir: isnet (default), isnet-int8,
+// isnet-qdq.
 std::vector<ModelDescriptor> builtin_models(const std::filesystem::path& models_dir);
 
 // Defaults of a kind for a file of one's own; base_size 0 keeps the kind's default (1024).

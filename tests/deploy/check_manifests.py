@@ -787,7 +787,7 @@ class Checker:
         with tempfile.TemporaryDirectory(prefix="cutout-batch-") as tmp:
             mdir = os.path.join(tmp, "models")
             os.makedirs(mdir)
-            for name in ("isnet.onnx", "isnet-int8.onnx"):
+            for name in ("isnet.onnx", "isnet-int8.onnx", "isnet-qdq.onnx"):
                 os.symlink(os.path.join(os.path.abspath(models), "tiny_isnet.onnx"), os.path.join(mdir, name))
             mounts = [m.get("mountPath") for m in (c.c.get("volumeMounts") or [])]
             local = {mp: os.path.join(tmp, "mnt" + mp) for mp in mounts}
