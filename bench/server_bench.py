@@ -2,7 +2,10 @@
 """Benchmark of `cutout serve` (issue #4), reported as ratios to a baseline measured in the same run:
 the median bare Session::Run of the same model on the same machine (`cutout bench`).
 
-  bench/server_bench.py [--build build] [--duration 60] [--rounds 3] [--clients 8] [--skip-load]
+  bench/server_bench.py [--build build] [--model M] [--duration 60] [--rounds 3] [--clients 8] [--skip-load]
+
+--model: the model cutout serve runs (default: its own default); the baseline is then that model's
+bare run, and cold start is also given against the fp32 `isnet` bare run of the same run (issue 14).
 
 Measures: cold start (exec -> /readyz 200; exec -> first /api/v2/process response), warm
 /api/v2/process server time (1024x1024 and 12 MP, four effects, PNG, JSON), /healthz and
@@ -89,8 +92,9 @@ def process(server, photo, conn=None, query="effects=color,bw,popart,dither&form
                           headers={"Content-Type": "image/jpeg"}, conn=conn)
 
 
-def baseline_ms(binary, photo_path):
-    out = subprocess.run([binary, "bench", "--image", photo_path, "--runs", "3", "--json"],
+def baseline_ms(binary, photo_path, model=None):
+    out = subprocess.run([binary, "bench", "--image", photo_path, "--runs", "3", "--json"]
+                         + (["--model", model] if model else []),
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)["bare_run_ms"]["median"]
 
@@ -159,7 +163,10 @@ def main():
     ap.add_argument("--skip-load", action="store_true")
     ap.add_argument("--skip-cold", action="store_true")
     ap.add_argument("--serve-arg", action="append", default=[], help="extra flag for cutout serve (repeatable)")
+    ap.add_argument("--model", help="model for cutout serve and the baseline (default: cutout's default)")
     args = ap.parse_args()
+    if args.model:
+        args.serve_arg += ["--model", args.model]
     binary = os.path.join(args.build, "cutout")
     data = os.path.join(args.build, "bench-data")
     os.makedirs(data, exist_ok=True)
@@ -172,15 +179,20 @@ def main():
     photo12 = open(os.path.join(data, "photo_12mp.jpg"), "rb").read()
     report = {}
 
-    base = baseline_ms(binary, os.path.join(data, "photo_1024.jpg"))
+    base = baseline_ms(binary, os.path.join(data, "photo_1024.jpg"), args.model)
     report["baseline_bare_run_ms"] = base
-    print(f"baseline: bare Session::Run median {base:.0f} ms")
+    print(f"baseline: bare Session::Run median {base:.0f} ms ({args.model or 'default model'})")
+    fp32 = baseline_ms(binary, os.path.join(data, "photo_1024.jpg"), "isnet") if args.model else base
+    report["isnet_bare_run_ms"] = fp32
+    if args.model:
+        print(f"fp32 isnet: bare Session::Run median {fp32:.0f} ms")
 
     if not args.skip_cold:
         ready, first = cold_start(binary, photo, args.cold_runs, args.serve_arg)
         report["cold_readyz_s"], report["cold_first_response_s"] = ready, first
         print(f"cold: exec -> /readyz 200: {', '.join(f'{x:.2f}' for x in ready)} s; median ratio "
-              f"{statistics.median(ready) * 1000 / base:.2f} x baseline (bar 2.2)")
+              f"{statistics.median(ready) * 1000 / base:.2f} x baseline (bar 2.2), "
+              f"{statistics.median(ready) * 1000 / fp32:.2f} x fp32 isnet's (goal 1.5)")
         print(f"cold: exec -> first process response: {', '.join(f'{x:.2f}' for x in first)} s; median ratio "
               f"{statistics.median(first) * 1000 / base:.2f} x baseline (bar 3.0)")
 
