@@ -62,5 +62,5 @@ build_s=$(since "$t0")
 say "built in ${build_s} s"
 
 python3 tests/container/container_test.py --image "$image" --eval-dir "${CUTOUT_EVAL_DIR:-$root/../shared/eval}" \
-  --build-seconds "$build_s" --host-binary "${BUILD_DIR:-build}/cutout" --host-model "$root/models/isnet.onnx"
+  --build-seconds "$build_s" --host-binary "${BUILD_DIR:-build}/cutout" --host-model "$root/models/isnet-qdq.onnx"
 say "all done in $(since "$started") s"

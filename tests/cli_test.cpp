@@ -207,9 +207,10 @@ TEST_F(CliTest, ModelsListsTheRegistry) {
   auto j = nlohmann::json::parse(out);
   ASSERT_EQ(j["models"].size(), 3u);
   EXPECT_EQ(j["models"][0]["name"], "isnet");
-  EXPECT_EQ(j["models"][0]["default"], true);
+  EXPECT_EQ(j["models"][0]["default"], false);
   EXPECT_EQ(j["models"][1]["name"], "isnet-int8");
   EXPECT_EQ(j["models"][2]["name"], "isnet-qdq");
+  EXPECT_EQ(j["models"][2]["default"], true);
 
   // A wrong file is reported as such.
   const fs::path fake = dir_.path() / "models";

@@ -3,10 +3,33 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "core/pipeline.h"
 #include "core/pixel_math.h"
 
 namespace cutout {
 namespace {
+
+// crop=subject: the box of pixels at least 16/255 opaque, grown by the margin; a faint haze (the
+// models leave alpha 1-8 around a subject) does not count, an empty matte keeps the photo.
+TEST(CropSubject, BoxOfVisiblePixelsPlusMargin) {
+  DecodedImage photo;
+  photo.pixels = cv::Mat(100, 200, CV_8UC4, cv::Scalar(10, 20, 30, 255));  // decode_for_cutout gives RGBA
+  cv::Mat matte(100, 200, CV_8UC1, cv::Scalar(0));
+  matte(cv::Rect(50, 20, 40, 30)).setTo(255);
+  matte(cv::Rect(40, 20, 10, 30)).setTo(16);  // faint but visible: part of the subject
+  matte.at<uint8_t>(0, 0) = 8;                // haze
+  matte.at<uint8_t>(99, 199) = 15;
+  RemoveOptions options;
+  options.crop_subject = true;
+  auto crop = [&](const cv::Mat& m) {  // finish_cutout writes the alpha into the pixels it gets
+    StageTimings t;
+    return finish_cutout({photo.pixels.clone()}, m, options, t).size();
+  };
+  EXPECT_EQ(crop(matte), cv::Size(50, 30));
+  options.margin_percent = 10;
+  EXPECT_EQ(crop(matte), cv::Size(60, 36));
+  EXPECT_EQ(crop(cv::Mat(100, 200, CV_8UC1, cv::Scalar(8))), cv::Size(200, 100));
+}
 
 TEST(ParseBackground, AcceptsNamesAndHex) {
   EXPECT_EQ(parse_background("transparent"), (Rgba{0, 0, 0, 0}));

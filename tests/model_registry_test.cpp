@@ -30,10 +30,10 @@ TEST(ModelRegistry, BuiltInModelsArePinned) {
   }
 }
 
-TEST(ModelRegistry, DefaultIsIsnet) {
+TEST(ModelRegistry, DefaultIsIsnetQdq) {
   ModelChoice choice;
   choice.models_dir = "/m";
-  EXPECT_EQ(resolve_model(choice).name, "isnet");
+  EXPECT_EQ(resolve_model(choice).name, "isnet-qdq");
 }
 
 TEST(ModelRegistry, UnknownNameListsTheKnownOnes) {

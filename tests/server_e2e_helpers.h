@@ -205,7 +205,7 @@ inline std::map<std::string, cv::Mat> expect_result(const json& r, const std::se
   EXPECT_EQ(keys, (std::set<std::string>{"request_id", "model", "width", "height", "cold_start", "timings_ms",
                                          "outputs"}));
   EXPECT_FALSE(r.value("request_id", "").empty());
-  EXPECT_EQ(r.value("model", ""), "isnet");
+  EXPECT_EQ(r.value("model", ""), "isnet-qdq");
   EXPECT_EQ(r.value("width", 0), width);
   EXPECT_EQ(r.value("height", 0), height);
   EXPECT_TRUE(r.contains("cold_start") && r.at("cold_start").is_boolean());

@@ -82,7 +82,7 @@ TEST(ServerE2E, ColdStartReadinessWarmupStatusAndMetrics) {
   EXPECT_EQ(json::parse(warm->body).value("cold_start", true), false);
 
   const json st = status_of(server);
-  EXPECT_EQ(st.value("model", ""), "isnet");
+  EXPECT_EQ(st.value("model", ""), "isnet-qdq");
   EXPECT_EQ(st.value("model_status", ""), "ready");
   EXPECT_EQ(st.value("provider", ""), "cpu");
   EXPECT_GE(st.value("threads", 0), 1);
@@ -189,7 +189,7 @@ TEST(ServerE2E, ProcessAnswersJsonImagesAndEvents) {
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 200) << res->body.substr(0, 300);
     EXPECT_EQ(res->get_header_value("Content-Type"), "image/webp");
-    EXPECT_EQ(res->get_header_value("X-Cutout-Model"), "isnet");
+    EXPECT_EQ(res->get_header_value("X-Cutout-Model"), "isnet-qdq");
     EXPECT_EQ(res->get_header_value("X-Cutout-Output"), "color");
     EXPECT_EQ(res->get_header_value("X-Cutout-Width"), std::to_string(kPhotoWidth));
     EXPECT_EQ(res->get_header_value("X-Cutout-Height"), std::to_string(kPhotoHeight));
@@ -633,7 +633,7 @@ TEST(ServerE2E, BadConfigurationStopsTheStart) {
       {{"--port", "0", "--log-level", "loud"}, {}, "loud"},
       {{"--port", "0", "--request-timeout-ms", "5"}, {}, "request-timeout-ms"},
       {{"--port", "0", "--model", "/nonexistent/model.onnx"}, {}, "/nonexistent/model.onnx"},
-      {{"--port", "0"}, {{"CUTOUT_MODELS_DIR", empty_models.path().string()}}, "isnet.onnx"},
+      {{"--port", "0"}, {{"CUTOUT_MODELS_DIR", empty_models.path().string()}}, "isnet-qdq.onnx"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(::testing::PrintToString(c.args) + " " + ::testing::PrintToString(c.env));

@@ -41,7 +41,7 @@ void add_model_flags(CLI::App& app, ModelFlagTargets to, bool from_environment) 
     return option;
   };
   add("--model", to.model, "CUTOUT_MODEL",
-      "built-in model name (isnet, isnet-int8, isnet-qdq) or path to an .onnx file")
+      "built-in model name (isnet-qdq: default, isnet, isnet-int8) or path to an .onnx file")
       ->capture_default_str();
   add("--model-kind", to.kind, "CUTOUT_MODEL_KIND", "kind of a model file: isnet or inspyrenet");
   add("--base-size", to.base_size, "CUTOUT_BASE_SIZE",

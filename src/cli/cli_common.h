@@ -49,7 +49,7 @@ void add_model_flags(CLI::App& app, ModelFlagTargets targets, bool from_environm
 // --model, --model-kind, --base-size, --threads, --device: the same on every command that runs
 // the model.
 struct ModelOptions {
-  std::string model = "isnet";
+  std::string model = kDefaultModel;
   std::string kind;  // empty: the registry's, or isnet for a path
   int base_size = 0;
   int threads = 0;

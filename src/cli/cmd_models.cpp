@@ -46,7 +46,7 @@ int run_models(const ModelsArgs& args) {
                       {"bytes", d.bytes},
                       {"sha256", d.sha256},
                       {"status", status},
-                      {"default", d.name == "isnet"},
+                      {"default", d.name == kDefaultModel},
                       {"description", d.description}});
     } else {
       std::printf("%-12s %-10s %-6d %-8s %s\n", d.name.c_str(), std::string(model_kind_name(d.kind)).c_str(),

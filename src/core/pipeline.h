@@ -57,8 +57,9 @@ struct RemoveOptions {
   bool mask = false;  // also return the cut-out's alpha as an 8-bit grey PNG, named "mask"
   // Longest side of the outputs in pixels (0: the photo's own size); outputs are only shrunk.
   int max_side = 0;
-  // Crop the outputs to the subject: the tight box around alpha > 0, grown by margin_percent of
-  // its size on each side (clipped to the photo). An empty matte keeps the whole photo.
+  // Crop the outputs to the subject: the tight box around alpha >= 16 (a fainter haze is not the
+  // subject), grown by margin_percent of its size on each side (clipped to the photo). A matte
+  // with nothing that opaque keeps the whole photo.
   bool crop_subject = false;
   int margin_percent = 0;
   DecodeOptions decode;

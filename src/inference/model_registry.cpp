@@ -42,7 +42,7 @@ std::vector<ModelDescriptor> builtin_models(const std::filesystem::path& models_
   isnet.activation = MatteActivation::kSigmoid;
   isnet.sha256 = "b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb";
   isnet.bytes = 88'188'479;
-  isnet.description = "ISNet (DIS, general use), fp16 weights, fp32 I/O; default";
+  isnet.description = "ISNet (DIS, general use), fp16 weights, fp32 I/O: the pinned original";
 
   ModelDescriptor int8 = isnet;
   int8.name = "isnet-int8";
@@ -57,7 +57,7 @@ std::vector<ModelDescriptor> builtin_models(const std::filesystem::path& models_
   qdq.path = models_dir / "isnet-qdq.onnx";
   qdq.sha256 = "831ef3e2e6b10572d6bf1dcf6c3ca2bc22599d8dad77c70a15e9bad3a3d84ac5";
   qdq.bytes = 44'506'108;
-  qdq.description = "ISNet, static int8 (QDQ -> QLinearConv) made by setup; fastest on VNNI CPUs";
+  qdq.description = "ISNet, static int8 (QDQ -> QLinearConv) made by setup from isnet; default";
   return {isnet, int8, qdq};
 }
 

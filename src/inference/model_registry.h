@@ -40,18 +40,21 @@ struct ModelDescriptor {
 // $CUTOUT_MODELS_DIR, else the folder the build was configured with (setup.sh's models/).
 std::filesystem::path default_models_dir();
 
-// The built-in registry, with paths under models_dir: isnet (default), isnet-int8,
-// isnet-qdq.
+// The model used when none is named: isnet-qdq, which meets every bar of issue 14 against isnet
+// (docs/PERFORMANCE.md: 2x faster, a quarter of the memory, the same quality).
+inline constexpr const char* kDefaultModel = "isnet-qdq";
+
+// The built-in registry, with paths under models_dir: isnet, isnet-int8, isnet-qdq (default).
 std::vector<ModelDescriptor> builtin_models(const std::filesystem::path& models_dir);
 
 // Defaults of a kind for a file of one's own; base_size 0 keeps the kind's default (1024).
 ModelDescriptor custom_model(const std::filesystem::path& path, ModelKind kind, int base_size = 0);
 
 struct ModelChoice {
-  std::string model = "isnet";       // a registry name, or a path to an .onnx file
-  std::optional<ModelKind> kind;     // needed for paths; must match for registry names
-  int base_size = 0;                 // inspyrenet input side (e.g. 384 or 1024); 0 = default
-  std::filesystem::path models_dir;  // empty = default_models_dir()
+  std::string model = kDefaultModel;  // a registry name, or a path to an .onnx file
+  std::optional<ModelKind> kind;      // needed for paths; must match for registry names
+  int base_size = 0;                  // inspyrenet input side (e.g. 384 or 1024); 0 = default
+  std::filesystem::path models_dir;   // empty = default_models_dir()
 };
 
 // Registry name or path -> descriptor. Throws Error(kInvalidArgument) for an unknown name

@@ -15,7 +15,7 @@ struct ServeConfig {
   std::string host = "0.0.0.0";
   int port = 8080;  // CUTOUT_PORT, else Cloud Run's PORT
   // Model
-  std::string model = "isnet";
+  std::string model = kDefaultModel;
   std::string model_kind;
   int base_size = 0;
   int threads = 0;  // 0: CUTOUT_THREADS / OMP_NUM_THREADS / cores

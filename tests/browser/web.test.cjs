@@ -48,7 +48,7 @@ test('the page warms the service, processes a photo through every stage and offe
   const { context, page, problems } = await openPage();
   try {
     await page.waitForSelector('#model-state[data-state="ready"]');
-    assert.match(await page.textContent('#model-state'), /Ready · isnet on cpu/);
+    assert.match(await page.textContent('#model-state'), /Ready · isnet-qdq on cpu/);
     // The page's own warm-up ping reached the server.
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(metrics, /cutout_warmup_pings_total [1-9]/);

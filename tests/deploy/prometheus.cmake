@@ -32,7 +32,7 @@ if(CUTOUT_PROMETHEUS)
     /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/deploy/prometheus_e2e.py
       --cutout $<TARGET_FILE:cutout>
       --source-dir ${CMAKE_SOURCE_DIR}
-      --model ${CMAKE_SOURCE_DIR}/models/isnet.onnx
+      --model ${CMAKE_SOURCE_DIR}/models/isnet-qdq.onnx
       --image ${CUTOUT_EVAL_DIR}/grabcut/images/106024.jpg
       --prometheus ${CUTOUT_PROMETHEUS})
 else()

@@ -2,7 +2,7 @@
 """The alert rules and the dashboard against a real `cutout serve` and a real Prometheus (ctest e2e).
 
     python3 tests/deploy/prometheus_e2e.py --cutout build/cutout --source-dir . \
-        --model models/isnet.onnx --image ../shared/eval/grabcut/images/106024.jpg
+        --model models/isnet-qdq.onnx --image ../shared/eval/grabcut/images/106024.jpg
 
 Starts Debian's Prometheus (1 s scrapes and rule evaluations, deploy/prometheus/cutout-rules.yml)
 and the service with the real model, both on free ports of 127.0.0.1 in a temporary folder; sends
