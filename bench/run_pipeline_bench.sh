@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The pipeline benchmark of docs/PERFORMANCE.md: `cutout bench` (2 threads, isnet and
+# The pipeline benchmark of docs/PERFORMANCE.md: `cutout bench` (2 threads, isnet-qdq, isnet and
 # isnet-int8) on a 1024x1024 and a 12 MP (4032x3024) JPEG made from an eval photo, plus the
 # peak RSS of `cutout remove` on the 12 MP photo. Usage: bench/run_pipeline_bench.sh [BUILD_DIR]
 set -euo pipefail
@@ -11,7 +11,7 @@ src="$root/../shared/eval/grabcut/images/person1.jpg"
 [[ -f "$out/photo_1024.jpg" ]] || "$build/make_bench_image" "$src" "$out/photo_1024.jpg" 1024 1024
 [[ -f "$out/photo_12mp.jpg" ]] || "$build/make_bench_image" "$src" "$out/photo_12mp.jpg" 4032 3024
 runs="${RUNS:-5}"
-for model in ${MODELS:-isnet isnet-int8}; do
+for model in ${MODELS:-isnet-qdq isnet isnet-int8}; do
   for photo in photo_1024 photo_12mp; do
     echo "== $model, $photo.jpg"
     "$build/cutout" bench --image "$out/$photo.jpg" --runs "$runs" --threads 2 --model "$model" \
