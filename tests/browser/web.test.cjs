@@ -177,8 +177,18 @@ test('keyboard, labels and a phone-sized screen', async () => {
     assert.equal(await page.getByLabel('Choose a photo').count(), 1);
     assert.equal(await page.getByLabel('Crop to the subject').count(), 1);
     assert.equal(await page.getByLabel('Format').count(), 1);
-    // Keyboard users open the chooser with Space on it.
-    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+    // Keyboard users open the chooser with Space on it. Headless Chromium on a loaded 2-core
+    // machine sometimes drops the first press (about one run in three in a full make test):
+    // up to three presses, each on the focused input; a page that never opens it still fails.
+    let chooser = null;
+    for (let attempt = 0; attempt < 3 && !chooser; attempt++) {
+      await page.focus('#file-input');
+      [chooser] = await Promise.all([
+        page.waitForEvent('filechooser', { timeout: 10000 }).catch(() => null),
+        page.keyboard.press('Space'),
+      ]);
+    }
+    assert.ok(chooser, 'Space on the file input opens the file chooser');
     await chooser.setFiles(PHOTO);
     await page.waitForSelector('#results:not([hidden])', { timeout: 60000 });
     // Phone: nothing wider than the screen, results two by two.
