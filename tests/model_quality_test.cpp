@@ -63,16 +63,18 @@ Segmenter& segmenter(const std::string& name) {
   return *s;
 }
 
-// A model's matte of a photo, computed once per test process (the parity and the isnet-qdq tests
-// both need isnet's).
-const cv::Mat& matte(const std::string& model, const fs::path& photo) {
-  static std::map<std::pair<std::string, fs::path>, cv::Mat> cache;
-  cv::Mat& m = cache[{model, photo}];
-  if (m.empty()) {
-    StageTimings t;
-    m = segmenter(model).predict_matte(decode_image(testing::read_file(photo)).pixels, t);
-  }
-  return m;
+cv::Mat matte(const std::string& model, const fs::path& photo) {
+  StageTimings t;
+  return segmenter(model).predict_matte(decode_image(testing::read_file(photo)).pixels, t);
+}
+
+// The ground truth of a photo: masks/ (binary, .bmp or .png) or, for alphamatting, alphas/ (soft).
+fs::path truth_of(const std::string& subset, const std::string& name) {
+  const fs::path dir = testing::eval_dir() / subset;
+  const fs::path soft = dir / "alphas" / (name + ".png");
+  if (fs::exists(soft)) return soft;
+  const fs::path bmp = dir / "masks" / (name + ".bmp");
+  return fs::exists(bmp) ? bmp : dir / "masks" / (name + ".png");
 }
 
 // Runs a model over a subset (every image, or every `stride`-th) and scores it.
@@ -82,11 +84,9 @@ std::vector<ImageResult> run_subset(const std::string& model, const std::string&
   int i = 0;
   for (const auto& [name, path] : subset_images(subset)) {
     if (i++ % stride) continue;
-    fs::path mask = eval / subset / "masks" / (name + ".bmp");
-    if (!fs::exists(mask)) mask = eval / subset / "masks" / (name + ".png");
-    cv::Mat truth = read_grey(mask);
+    cv::Mat truth = read_grey(truth_of(subset, name));
     cv::Mat ref = read_grey(eval / "reference" / "imgly-isnet-medium" / (name + ".png"));
-    const cv::Mat& alpha = matte(model, path);
+    const cv::Mat alpha = matte(model, path);
     out.push_back(
         {name, matte_mean_abs_diff(alpha, ref), score_matte(alpha, truth), score_matte(ref, truth)});
   }
@@ -144,18 +144,14 @@ struct PairScores {
 };
 
 PairScores compare_qdq(const std::string& subset) {
-  const fs::path eval = testing::eval_dir();
-  const bool soft = fs::exists(eval / subset / "alphas");
+  const bool soft = fs::exists(testing::eval_dir() / subset / "alphas");
   PairScores s;
   const auto images = subset_images(subset);
   const double n = static_cast<double>(images.size());
   s.images = images.size();
   for (const auto& [name, path] : images) {
-    fs::path truth_path = eval / subset / (soft ? "alphas" : "masks") / (name + ".png");
-    if (!fs::exists(truth_path)) truth_path.replace_extension(".bmp");
-    const cv::Mat truth = read_grey(truth_path);
-    const cv::Mat& a = matte("isnet", path);
-    const cv::Mat& q = matte("isnet-qdq", path);
+    const cv::Mat truth = read_grey(truth_of(subset, name));
+    const cv::Mat a = matte("isnet", path), q = matte("isnet-qdq", path);
     s.diff += matte_mean_abs_diff(q, a) / n;
     const MatteScore ma = score_matte(a, truth), mq = score_matte(q, truth);
     s.isnet.iou += ma.iou / n, s.isnet.boundary_iou += ma.boundary_iou / n;
