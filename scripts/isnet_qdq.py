@@ -320,7 +320,7 @@ def quantize(fm, ranges, float_nodes=(), float_resize=False, weight_bits=8):
     weight_bits 7 (weights in [-64, 64]): on x86 without VNNI, MLAS's u8 x s8 kernel (vpmaddubsw)
     adds two products in int16 and saturates above 32767; 255 * 64 * 2 = 32640 cannot. VNNI
     accumulates in int32 and gives the same result, so a 7-bit model is exact on both."""
-    wmax = float(2 ** (weight_bits - 1) - (1 if weight_bits == 8 else 0))
+    wmax = {8: 127.0, 7: 64.0}[weight_bits]
     nodes, _ = fold_relus(list(fm.graph.node))
     float_nodes = with_head(nodes, float_nodes)
     inits = {i.name: numpy_helper.to_array(i) for i in fm.graph.initializer}
