@@ -178,7 +178,12 @@
   }
 
   function requestUrl() {
-    const q = new URLSearchParams({ stream: 'true', format: $('opt-format').value });
+    const q = new URLSearchParams({
+      stream: 'true',
+      format: $('opt-format').value,
+      refine: $('opt-refine').value,
+      decontaminate: String($('opt-decontaminate').checked),
+    });
     if ($('opt-crop').checked) q.set('crop', 'subject');
     return `/api/v2/process?${q}`;
   }

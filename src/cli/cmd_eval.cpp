@@ -1,5 +1,7 @@
 // cutout eval --images DIR --masks DIR: cut-out quality against ground-truth masks.
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -12,6 +14,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "core/edges.h"
 #include "core/error.h"
 #include "core/image_encode.h"
 #include "core/image_io.h"
@@ -25,7 +28,8 @@ namespace cutout::cli {
 namespace {
 
 struct EvalArgs {
-  std::string images, masks, alphas, save_alphas, compare_model;
+  std::string images, masks, alphas, save_alphas, compare_model, backgrounds;
+  std::string refine{refine_name(kDefaultRefine)};
   bool json = false;
   ModelOptions model;
 };
@@ -39,6 +43,9 @@ struct Row {
   MatteScore other;
   SoftAlphaScore other_soft;
   double vs_other = 0, other_ms = 0;
+  // With --foreground-on: the colour error of the decontaminated cut-out and of the photo's own
+  // colour (no decontamination) on a composite with a known foreground.
+  double fg_error = 0, fg_baseline = 0;
 };
 
 bool is_image_file(const fs::path& p) {
@@ -69,7 +76,58 @@ cv::Mat read_grey(const fs::path& path) {
   return grey;
 }
 
+// A background photo resized to cover `size` (centre crop), RGB.
+cv::Mat cover(const cv::Mat& photo, cv::Size size) {
+  const double scale =
+      std::max(static_cast<double>(size.width) / photo.cols, static_cast<double>(size.height) / photo.rows);
+  cv::Mat scaled;
+  cv::resize(photo, scaled,
+             {std::max(size.width, static_cast<int>(std::ceil(photo.cols * scale))),
+              std::max(size.height, static_cast<int>(std::ceil(photo.rows * scale)))},
+             0, 0, cv::INTER_AREA);
+  const cv::Rect crop((scaled.cols - size.width) / 2, (scaled.rows - size.height) / 2, size.width,
+                      size.height);
+  if (scaled.channels() == 3) return scaled(crop).clone();
+  cv::Mat rgb;
+  cv::cvtColor(scaled(crop), rgb, cv::COLOR_RGBA2RGB);
+  return rgb;
+}
+
+void add_scaled(MatteScore& sum, const MatteScore& s, double k) {
+  sum.mae += s.mae * k;
+  sum.iou += s.iou * k;
+  sum.boundary_iou += s.boundary_iou * k;
+}
+
+void add_scaled(SoftAlphaScore& sum, const SoftAlphaScore& s, double k) {
+  sum.sad += s.sad * k;
+  sum.mse += s.mse * k;
+  sum.mae += s.mae * k;
+  sum.band_mae += s.band_mae * k;
+}
+
+void print_row(const std::string& name, const Row& r, bool foreground) {
+  std::printf("%-16s MAE %.4f  IoU %.4f  bIoU %.4f  SAD %6.2f  MSE %.4f  alpha MAE %.4f  band MAE %.4f",
+              name.c_str(), r.score.mae, r.score.iou, r.score.boundary_iou, r.soft.sad, r.soft.mse,
+              r.soft.mae, r.soft.band_mae);
+  if (foreground) std::printf("  fg %.4f (photo %.4f)", r.fg_error, r.fg_baseline);
+  std::printf("  %5.0f ms\n", r.ms);
+}
+
 int run_eval(const EvalArgs& args) {
+  const RefineMethod refine = parse_refine(args.refine);
+  // The model's matte at the photo's size, refined as the pipeline refines it.
+  auto predict = [&](Segmenter& s, const cv::Mat& photo) {
+    StageTimings timings;
+    cv::Mat matte = s.predict_matte(photo, timings);
+    if (refine != RefineMethod::kNone) refine_matte(photo, make_edge_grid(photo), matte, refine);
+    return matte;
+  };
+  std::vector<fs::path> backgrounds;
+  if (!args.backgrounds.empty()) {
+    for (const auto& [stem, path] : files_by_stem(args.backgrounds)) backgrounds.push_back(path);
+    if (backgrounds.empty()) throw Error(ErrorCode::kInvalidArgument, "no photo in " + args.backgrounds);
+  }
   auto images = files_by_stem(args.images);
   auto masks = files_by_stem(args.masks);
   std::optional<std::map<std::string, fs::path>> alphas;
@@ -106,9 +164,9 @@ int run_eval(const EvalArgs& args) {
         auto it = alphas->find(stem);
         if (it == alphas->end()) throw Error(ErrorCode::kIo, "no alpha file for " + stem);
         alpha = read_grey(it->second);
+        if (refine != RefineMethod::kNone) refine_matte(photo(), make_edge_grid(photo()), alpha, refine);
       } else {
-        StageTimings timings;
-        alpha = segmenter->predict_matte(photo(), timings);
+        alpha = predict(*segmenter, photo());
       }
       const double ms = watch.elapsed_ms();
       cv::Mat truth = read_grey(mask_it->second);
@@ -125,18 +183,26 @@ int run_eval(const EvalArgs& args) {
       row.ms = ms;
       if (other) {
         watch.restart();
-        StageTimings timings;
-        cv::Mat theirs = other->predict_matte(photo(), timings);
+        cv::Mat theirs = predict(*other, photo());
         row.other_ms = watch.elapsed_ms();
         row.other = score_matte(theirs, truth);
         row.other_soft = score_soft_alpha(theirs, truth);
         row.vs_other = matte_mean_abs_diff(alpha, theirs);
       }
-      rows.push_back(row);
-      if (!args.json) {
-        std::printf("%-24s MAE %.4f  IoU %.4f  boundary IoU %.4f  %6.0f ms\n", stem.c_str(),
-                    rows.back().score.mae, rows.back().score.iou, rows.back().score.boundary_iou, ms);
+      if (segmenter && !backgrounds.empty()) {
+        // The photo as the foreground F with its true alpha, on another photo: the model sees the
+        // composite, and the estimate is scored against F where 0 < alpha < 1.
+        const fs::path& bg_path = backgrounds[rows.size() % backgrounds.size()];
+        const cv::Mat composite = composite_onto(
+            photo(), truth, cover(decode_image(read_input(bg_path.string()), {}).pixels, truth.size()));
+        const cv::Mat predicted = predict(*segmenter, composite);
+        cv::Mat estimate = composite.clone();
+        decontaminate(estimate, make_edge_grid(composite), predicted);
+        row.fg_error = foreground_error(estimate, photo(), truth);
+        row.fg_baseline = foreground_error(composite, photo(), truth);
       }
+      rows.push_back(row);
+      if (!args.json) print_row(stem, row, !backgrounds.empty());
     } catch (const std::exception& e) {
       ++failures;
       std::fprintf(stderr, "cutout: eval %s: %s\n", stem.c_str(), error_text(e).c_str());
@@ -144,36 +210,42 @@ int run_eval(const EvalArgs& args) {
   }
   if (rows.empty()) throw Error(ErrorCode::kInvalidArgument, "no image has a mask with the same name");
 
-  MatteScore mean, other_mean;
-  SoftAlphaScore soft, other_soft;
-  double vs_other = 0;
+  Row mean;
   const double n = static_cast<double>(rows.size());
   for (const Row& r : rows) {
-    mean.mae += r.score.mae / n;
-    mean.iou += r.score.iou / n;
-    mean.boundary_iou += r.score.boundary_iou / n;
-    soft.sad += r.soft.sad / n;
-    soft.mse += r.soft.mse / n;
-    other_mean.mae += r.other.mae / n;
-    other_mean.iou += r.other.iou / n;
-    other_mean.boundary_iou += r.other.boundary_iou / n;
-    other_soft.sad += r.other_soft.sad / n;
-    other_soft.mse += r.other_soft.mse / n;
-    vs_other += r.vs_other / n;
+    add_scaled(mean.score, r.score, 1 / n);
+    add_scaled(mean.soft, r.soft, 1 / n);
+    add_scaled(mean.other, r.other, 1 / n);
+    add_scaled(mean.other_soft, r.other_soft, 1 / n);
+    mean.vs_other += r.vs_other / n;
+    mean.fg_error += r.fg_error / n;
+    mean.fg_baseline += r.fg_baseline / n;
+    mean.ms += r.ms / n;
   }
   auto scores = [](const MatteScore& m, const SoftAlphaScore& s) {
-    return nlohmann::json{
-        {"mae", m.mae}, {"iou", m.iou}, {"boundary_iou", m.boundary_iou}, {"sad", s.sad}, {"mse", s.mse}};
+    return nlohmann::json{{"mae", m.mae},
+                          {"iou", m.iou},
+                          {"boundary_iou", m.boundary_iou},
+                          {"sad", s.sad},
+                          {"mse", s.mse},
+                          {"alpha_mae", s.mae},
+                          {"band_mae", s.band_mae},
+                          {"band_pixels", s.band_pixels}};
+  };
+  auto foreground = [](const Row& r) {
+    return nlohmann::json{{"error", r.fg_error}, {"baseline_error", r.fg_baseline}};
   };
   if (args.json) {
     nlohmann::json j;
     j["model"] = model_name;
+    j["refine"] = args.refine;
     j["count"] = rows.size();
     j["failed"] = failures;
     for (const Row& r : rows) {
       nlohmann::json row = scores(r.score, r.soft);
       row["name"] = r.name;
       row["ms"] = r.ms;
+      if (!backgrounds.empty()) row["foreground"] = foreground(r);
       if (other) {
         row["compare"] = scores(r.other, r.other_soft);
         row["compare"]["ms"] = r.other_ms;
@@ -181,22 +253,23 @@ int run_eval(const EvalArgs& args) {
       }
       j["images"].push_back(row);
     }
-    j["mean"] = scores(mean, soft);
+    j["mean"] = scores(mean.score, mean.soft);
+    if (!backgrounds.empty()) j["mean"]["foreground"] = foreground(mean);
     if (other) {
       j["compare_model"] = other->model().name;
-      j["compare_mean"] = scores(other_mean, other_soft);
-      j["mean_abs_diff_vs_compare"] = vs_other;
+      j["compare_mean"] = scores(mean.other, mean.other_soft);
+      j["mean_abs_diff_vs_compare"] = mean.vs_other;
     }
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("%-24s MAE %.4f  IoU %.4f  boundary IoU %.4f  SAD %.2f  (%zu images, model %s)\n", "mean",
-                mean.mae, mean.iou, mean.boundary_iou, soft.sad, rows.size(), model_name.c_str());
+    print_row("mean", mean, !backgrounds.empty());
+    std::printf("(%zu images, model %s, refine %s)\n", rows.size(), model_name.c_str(), args.refine.c_str());
     if (other) {
-      std::printf(
-          "%-24s MAE %.4f  IoU %.4f  boundary IoU %.4f  SAD %.2f  (model %s; mean |alpha - its alpha| "
-          "%.5f)\n",
-          "compare", other_mean.mae, other_mean.iou, other_mean.boundary_iou, other_soft.sad,
-          other->model().name.c_str(), vs_other);
+      Row compare;
+      compare.score = mean.other;
+      compare.soft = mean.other_soft;
+      print_row("compare", compare, false);
+      std::printf("(model %s; mean |alpha - its alpha| %.5f)\n", other->model().name.c_str(), mean.vs_other);
     }
   }
   return failures ? kExitFailed : kExitOk;
@@ -216,6 +289,10 @@ void add_eval_command(CLI::App& app, int& exit_status) {
   cmd->add_option(
       "--compare-model", args->compare_model,
       "also run this model (name or path) on each photo: its scores and mean |alpha - its alpha|");
+  cmd->add_option("--refine", args->refine, "matte refinement: none or guided")->capture_default_str();
+  cmd->add_option("--foreground-on", args->backgrounds,
+                  "folder of background photos: also score colour decontamination on composites of each "
+                  "photo (with its true soft alpha as --masks) over one of them");
   cmd->add_flag("--json", args->json, "print JSON");
   args->model.add_to(*cmd);
   set_command_run(*cmd, exit_status, "eval", [args] { return run_eval(*args); });

@@ -31,6 +31,8 @@ struct RemoveArgs {
   std::string effects;              // empty: the colour cut-out alone, named as before
   std::vector<std::string> params;  // NAME=VALUE effect parameters
   bool mask = false;
+  std::string refine{refine_name(kDefaultRefine)};
+  bool decontaminate = kDefaultDecontaminate;
   bool quiet = false;
   std::string shard;  // INDEX/COUNT or auto; empty: every input
   std::string progress = "auto";
@@ -228,6 +230,8 @@ int run_remove(const RemoveArgs& args) {
   options.format = choose_format(args);
   if (!args.background.empty()) options.background = parse_background(args.background);
   options.mask = args.mask;
+  options.refine = parse_refine(args.refine);
+  options.decontaminate = args.decontaminate;
   options.decode.max_pixels = args.max_pixels;
   if (!args.effects.empty()) options.effects = parse_effect_list(args.effects);
   for (const std::string& p : args.params) {
@@ -304,6 +308,14 @@ void add_remove_command(CLI::App& app, int& exit_status) {
       "sunset|mint, popart_grid=1x1|2x2, popart_background=transparent|palette, "
       "dither_method=floyd|atkinson|bayer");
   cmd->add_flag("--mask", args->mask, "also write the alpha matte as <name>.mask.png");
+  cmd->add_option("--refine", args->refine,
+                  "edge refinement at the photo's resolution: guided (fast guided filter in the uncertain "
+                  "band) or none")
+      ->check(CLI::IsMember(refine_names()))
+      ->capture_default_str();
+  cmd->add_option("--decontaminate", args->decontaminate,
+                  "true: the edges' colour is the subject's, without the old background (false: the photo's)")
+      ->capture_default_str();
   cmd->add_option("--max-pixels", args->max_pixels,
                   "refuse images with more pixels (checked from the header)")
       ->capture_default_str();

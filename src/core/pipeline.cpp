@@ -60,10 +60,18 @@ cv::Rect subject_box(const cv::Mat& rgba, int margin_percent) {
 
 }  // namespace
 
-cv::Mat finish_cutout(DecodedImage decoded, const cv::Mat& matte, const RemoveOptions& options,
-                      StageTimings& t) {
+cv::Mat finish_cutout(DecodedImage decoded, cv::Mat matte, const RemoveOptions& options, StageTimings& t) {
   Stopwatch watch;
   cv::Mat cutout = std::move(decoded.pixels);
+  if (options.refine != RefineMethod::kNone || options.decontaminate) {
+    const EdgeGrid grid = make_edge_grid(cutout);
+    refine_matte(cutout, grid, matte, options.refine);
+    if (options.refine != RefineMethod::kNone) t.refine_ms += watch.lap_ms();
+    if (options.decontaminate) {
+      decontaminate(cutout, grid, matte);
+      t.decontaminate_ms += watch.lap_ms();
+    }
+  }
   cut_out_in_place(cutout, matte);
   if (options.crop_subject) cutout = cutout(subject_box(cutout, options.margin_percent)).clone();
   const int longest = std::max(cutout.cols, cutout.rows);
@@ -120,8 +128,8 @@ RemoveResult remove_background(std::span<const uint8_t> bytes, const RemoveOptio
   DecodedImage decoded = decode_for_cutout(bytes, options, t);
   result.width = decoded.pixels.cols;
   result.height = decoded.pixels.rows;
-  const cv::Mat matte = predictor.predict_matte(decoded.pixels, t);
-  const cv::Mat cutout = finish_cutout(std::move(decoded), matte, options, t);
+  cv::Mat matte = predictor.predict_matte(decoded.pixels, t);
+  const cv::Mat cutout = finish_cutout(std::move(decoded), std::move(matte), options, t);
   result.outputs = render_outputs(cutout, options, t);
   t.total_ms = total.elapsed_ms();
   return result;

@@ -19,6 +19,7 @@
 #include <opencv2/core.hpp>
 
 #include "core/compose.h"
+#include "core/edges.h"
 #include "core/effects.h"
 #include "core/image_encode.h"
 #include "core/image_io.h"
@@ -29,11 +30,13 @@ namespace cutout {
 // Milliseconds per stage of one image; stages that did not run stay 0.
 struct StageTimings {
   double decode_ms = 0;
-  double preprocess_ms = 0;   // resize + normalise into the model's input tensor
-  double inference_ms = 0;    // the model run itself
-  double postprocess_ms = 0;  // output -> 8-bit matte at the photo's size
-  double compose_ms = 0;      // alpha applied / composited on the background
-  double effects_ms = 0;      // wall time of rendering and encoding all outputs (in parallel)
+  double preprocess_ms = 0;     // resize + normalise into the model's input tensor
+  double inference_ms = 0;      // the model run itself
+  double postprocess_ms = 0;    // output -> 8-bit matte at the photo's size
+  double refine_ms = 0;         // the matte refined at the photo's resolution (refine=)
+  double decontaminate_ms = 0;  // the foreground colour of the edges estimated (decontaminate=)
+  double compose_ms = 0;        // alpha applied / composited on the background
+  double effects_ms = 0;        // wall time of rendering and encoding all outputs (in parallel)
   std::vector<std::pair<Effect, double>> effect_ms;  // each effect's own rendering time
   double encode_ms = 0;  // encoding time summed over the outputs (they encode in parallel)
   double total_ms = 0;
@@ -54,6 +57,11 @@ struct RemoveOptions {
   // Outputs, in this order; empty means just the colour cut-out.
   std::vector<Effect> effects;
   EffectParams effect_params;
+  // The matte refined at the photo's resolution, guided by the photo (core/edges.h).
+  RefineMethod refine = kDefaultRefine;
+  // The colour of semi-transparent edge pixels replaced by the estimated foreground colour, so
+  // that no trace of the old background shows on a new one; every output is rendered from it.
+  bool decontaminate = kDefaultDecontaminate;
   bool mask = false;  // also return the cut-out's alpha as an 8-bit grey PNG, named "mask"
   // Longest side of the outputs in pixels (0: the photo's own size); outputs are only shrunk.
   int max_side = 0;
@@ -97,8 +105,9 @@ RemoveResult remove_background(std::span<const uint8_t> bytes, const RemoveOptio
 // Each adds its stage times to `timings`.
 DecodedImage decode_for_cutout(std::span<const uint8_t> bytes, const RemoveOptions& options,
                                StageTimings& timings);
-// Applies the matte to the decoded RGBA pixels in place, then crops and shrinks as asked.
-cv::Mat finish_cutout(DecodedImage decoded, const cv::Mat& matte, const RemoveOptions& options,
+// Refines the matte and decontaminates the colour as asked, applies the matte to the decoded
+// RGBA pixels in place, then crops and shrinks as asked.
+cv::Mat finish_cutout(DecodedImage decoded, cv::Mat matte, const RemoveOptions& options,
                       StageTimings& timings);
 // Renders and encodes every output (effects, then the mask) in parallel: each output on a thread
 // of its own (std::async), the first on the calling thread. Returns, or throws the exception of

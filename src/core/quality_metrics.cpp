@@ -60,12 +60,78 @@ MatteScore score_matte(const cv::Mat& alpha, const cv::Mat& gt, int boundary_px)
   return s;
 }
 
-SoftAlphaScore score_soft_alpha(const cv::Mat& alpha, const cv::Mat& gt) {
+cv::Mat transition_band(const cv::Mat& gt, int band_px) {
+  // The 0/1 edge: the pixels on either side of the contour where the true alpha crosses 1/2.
+  const cv::Mat opaque = gt >= 128;
+  const cv::Mat square = cv::getStructuringElement(cv::MORPH_RECT, {3, 3});
+  cv::Mat grown, shrunk;
+  cv::dilate(opaque, grown, square);
+  cv::erode(opaque, shrunk, square);
+  cv::Mat distance;  // to the nearest edge pixel
+  cv::distanceTransform(~(grown & ~shrunk), distance, cv::DIST_L2, cv::DIST_MASK_PRECISE);
+  return (distance <= band_px) | ((gt > 0) & (gt < 255));
+}
+
+SoftAlphaScore score_soft_alpha(const cv::Mat& alpha, const cv::Mat& gt, int band_px) {
   check_pair(alpha, gt);
   if (alpha.empty()) return {};
+  SoftAlphaScore s;
   const double l1 = cv::norm(alpha, gt, cv::NORM_L1) / 255.0;
   const double l2 = cv::norm(alpha, gt, cv::NORM_L2SQR) / (255.0 * 255.0);
-  return {l1 / 1000.0, l2 / static_cast<double>(alpha.total())};
+  const double n = static_cast<double>(alpha.total());
+  s.sad = l1 / 1000.0;
+  s.mse = l2 / n;
+  s.mae = l1 / n;
+  const cv::Mat band = transition_band(gt, band_px);
+  s.band_pixels = cv::countNonZero(band);
+  if (s.band_pixels) s.band_mae = cv::norm(alpha, gt, cv::NORM_L1, band) / 255.0 / s.band_pixels;
+  return s;
+}
+
+namespace {
+
+void check_colour(const cv::Mat& image, const cv::Mat& alpha) {
+  if (image.depth() != CV_8U || image.channels() < 3 || alpha.type() != CV_8UC1 ||
+      image.size() != alpha.size()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "images must be 8-bit colour, with an 8-bit alpha of their size");
+  }
+}
+
+}  // namespace
+
+cv::Mat composite_onto(const cv::Mat& fg, const cv::Mat& alpha, const cv::Mat& bg) {
+  check_colour(fg, alpha);
+  check_colour(bg, alpha);
+  cv::Mat out(fg.size(), CV_8UC3);
+  for (int y = 0; y < fg.rows; ++y) {
+    const uint8_t *f = fg.ptr<uint8_t>(y), *b = bg.ptr<uint8_t>(y), *a = alpha.ptr<uint8_t>(y);
+    uint8_t* o = out.ptr<uint8_t>(y);
+    for (int x = 0; x < fg.cols; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        o[3 * x + c] = static_cast<uint8_t>(
+            (f[x * fg.channels() + c] * a[x] + b[x * bg.channels() + c] * (255 - a[x]) + 127) / 255);
+      }
+    }
+  }
+  return out;
+}
+
+double foreground_error(const cv::Mat& estimate, const cv::Mat& truth, const cv::Mat& alpha) {
+  check_colour(estimate, alpha);
+  check_colour(truth, alpha);
+  double sum = 0;
+  int64_t count = 0;
+  for (int y = 0; y < alpha.rows; ++y) {
+    const uint8_t *e = estimate.ptr<uint8_t>(y), *t = truth.ptr<uint8_t>(y), *a = alpha.ptr<uint8_t>(y);
+    for (int x = 0; x < alpha.cols; ++x) {
+      if (a[x] == 0 || a[x] == 255) continue;
+      ++count;
+      for (int c = 0; c < 3; ++c)
+        sum += std::abs(e[x * estimate.channels() + c] - t[x * truth.channels() + c]);
+    }
+  }
+  return count ? sum / 255.0 / 3.0 / static_cast<double>(count) : 0.0;
 }
 
 double matte_mean_abs_diff(const cv::Mat& a, const cv::Mat& b) {

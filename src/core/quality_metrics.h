@@ -27,13 +27,31 @@ struct MatteScore {
 MatteScore score_matte(const cv::Mat& alpha, const cv::Mat& ground_truth, int boundary_px = 3);
 
 // Against a soft ground-truth alpha (../shared/eval/alphamatting), alphas read as [0, 1], every
-// pixel scored: SAD = sum |alpha - gt| / 1000 (the matting benchmarks' unit) and MSE = mean
-// (alpha - gt)^2.
+// pixel scored: SAD = sum |alpha - gt| / 1000 (the matting benchmarks' unit), MSE = mean
+// (alpha - gt)^2, MAE = mean |alpha - gt|, and the MAE inside the transition band: pixels whose
+// true alpha is neither 0 nor 1, or within `band_px` px (Euclidean) of its 0/1 edge (the pixels
+// on either side of the contour where the true alpha crosses 1/2).
 struct SoftAlphaScore {
   double sad = 0.0;
   double mse = 0.0;
+  double mae = 0.0;
+  double band_mae = 0.0;
+  int64_t band_pixels = 0;
 };
-SoftAlphaScore score_soft_alpha(const cv::Mat& alpha, const cv::Mat& ground_truth);
+SoftAlphaScore score_soft_alpha(const cv::Mat& alpha, const cv::Mat& ground_truth, int band_px = 10);
+
+// The transition band of a soft ground-truth alpha, as score_soft_alpha defines it: 255 in the
+// band, 0 elsewhere.
+cv::Mat transition_band(const cv::Mat& ground_truth, int band_px = 10);
+
+// Foreground estimation with an exact answer (../shared/eval/README.md): the composite
+// I = alpha F + (1 - alpha) B of a photo F with its true alpha on a background B, rounded; F and B
+// 8-bit RGB or RGBA (colour only) of the same size, alpha CV_8UC1. Returns RGB.
+cv::Mat composite_onto(const cv::Mat& foreground, const cv::Mat& alpha, const cv::Mat& background);
+
+// Mean |estimate - truth| / 255 over the colour channels of the pixels where 0 < alpha < 255
+// (8-bit RGB or RGBA images, alpha CV_8UC1, one size); 0 when there is no such pixel.
+double foreground_error(const cv::Mat& estimate, const cv::Mat& truth, const cv::Mat& alpha);
 
 // Mean |a - b| / 255 over all pixels of two CV_8UC1 mattes of the same size.
 double matte_mean_abs_diff(const cv::Mat& a, const cv::Mat& b);

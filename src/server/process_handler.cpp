@@ -126,7 +126,8 @@ class ProcessHandler {
     timings_.postprocess_ms = job_->timings.postprocess_ms;
     segmented_ = true;
     if (on_segmented_) on_segmented_();
-    const cv::Mat cutout = finish_cutout(std::move(decoded_), job_->matte, params_.options, timings_);
+    const cv::Mat cutout =
+        finish_cutout(std::move(decoded_), std::move(job_->matte), params_.options, timings_);
     job_->matte.release();
     outputs_ = render_outputs(cutout, params_.options, timings_, on_output);
     timings_.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start_).count();

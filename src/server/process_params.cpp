@@ -12,8 +12,8 @@ namespace {
 
 const std::set<std::string>& known_params() {
   static const std::set<std::string> names = [] {
-    std::set<std::string> n = {"effects", "format", "background", "max_side", "crop",
-                               "margin",  "mask",   "response",   "stream"};
+    std::set<std::string> n = {"effects", "format", "background",    "max_side", "crop",  "margin",
+                               "mask",    "refine", "decontaminate", "response", "stream"};
     for (const auto& p : effect_param_names()) n.insert(p);
     return n;
   }();
@@ -62,6 +62,7 @@ ProcessParams parse_process_params(const HttpRequest& request, int max_output_si
     o.effects = request.has_param("effects") ? parse_effect_list(request.param("effects")) : all_effects();
     if (request.has_param("format")) o.format = parse_output_format(request.param("format"));
     if (request.has_param("background")) o.background = parse_background(request.param("background"));
+    if (request.has_param("refine")) o.refine = parse_refine(request.param("refine"));
     for (const auto& name : effect_param_names()) {
       if (request.has_param(name)) set_effect_param(o.effect_params, name, request.param(name));
     }
@@ -83,6 +84,8 @@ ProcessParams parse_process_params(const HttpRequest& request, int max_output_si
   if (request.has_param("margin"))
     o.margin_percent = static_cast<int>(parse_int_param("margin", request.param("margin"), 0, 100));
   if (request.has_param("mask")) o.mask = parse_bool("mask", request.param("mask"));
+  if (request.has_param("decontaminate"))
+    o.decontaminate = parse_bool("decontaminate", request.param("decontaminate"));
   if (request.has_param("stream")) p.stream = parse_bool("stream", request.param("stream"));
 
   if (request.has_param("response")) {

@@ -1,0 +1,385 @@
+#include "core/edges.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include <opencv2/imgproc.hpp>
+
+#include "core/error.h"
+
+namespace cutout {
+
+namespace {
+
+constexpr std::string_view kRefineNames[] = {"none", "guided"};
+
+void check_pair(const cv::Mat& image, const cv::Mat& matte, const EdgeGrid& grid) {
+  if (image.depth() != CV_8U || (image.channels() != 3 && image.channels() != 4)) {
+    throw Error(ErrorCode::kInternal, "edges: image must be 8-bit RGB or RGBA");
+  }
+  if (matte.type() != CV_8UC1 || matte.size() != image.size() || grid.full != image.size()) {
+    throw Error(ErrorCode::kInternal, "edges: matte and grid must be the image's size");
+  }
+}
+
+cv::Size grid_size(cv::Size full) {
+  const int longest = std::max(full.width, full.height);
+  if (longest * 2 <= kEdgeGridSide * 3) return full;
+  const double factor = std::round(static_cast<double>(longest) / kEdgeGridSide);
+  return {std::max(1, static_cast<int>(std::lround(full.width / factor))),
+          std::max(1, static_cast<int>(std::lround(full.height / factor)))};
+}
+
+// Bilinear sampling of grid maps at full-resolution pixel centres, with the same pixel-centre
+// convention as cv::resize: column X reads grid columns x0[X], x1[X] weighted 1 - fx[X], fx[X].
+// On a grid of the photo's own size it reads each pixel exactly (fx = 0).
+struct GridSampler {
+  std::vector<int> x0, x1;
+  std::vector<float> fx;
+  cv::Size full, grid;
+
+  GridSampler(cv::Size full_size, cv::Size grid_size) : full(full_size), grid(grid_size) {
+    x0.resize(full.width);
+    x1.resize(full.width);
+    fx.resize(full.width);
+    for (int x = 0; x < full.width; ++x) axis(x, full.width, grid.width, x0[x], x1[x], fx[x]);
+  }
+
+  // One axis: full-resolution index -> the two grid indices and the weight of the second.
+  static void axis(int i, int full_len, int grid_len, int& i0, int& i1, float& f) {
+    const double u = std::clamp((i + 0.5) * grid_len / full_len - 0.5, 0.0, grid_len - 1.0);
+    i0 = static_cast<int>(u);
+    i1 = std::min(i0 + 1, grid_len - 1);
+    f = static_cast<float>(u - i0);
+  }
+
+  // Row Y's two grid rows and weight.
+  void row(int y, int& y0, int& y1, float& fy) const { axis(y, full.height, grid.height, y0, y1, fy); }
+
+  // `kChannels` floats of a CV_32FC(kChannels) map at column X between grid rows r0 and r1.
+  template <int kChannels>
+  void sample(const float* r0, const float* r1, float fy, int x, float* out) const {
+    const int a = x0[x] * kChannels, b = x1[x] * kChannels;
+    const float f = fx[x];
+    for (int c = 0; c < kChannels; ++c) {
+      const float top = r0[a + c] + f * (r0[b + c] - r0[a + c]);
+      const float bottom = r1[a + c] + f * (r1[b + c] - r1[a + c]);
+      out[c] = top + fy * (bottom - top);
+    }
+  }
+};
+
+// fn(i) for every grid pixel index i in [0, n), split across OpenCV's pool.
+template <typename Fn>
+void for_each_index(int n, const Fn& fn) {
+  cv::parallel_for_(
+      cv::Range(0, n),
+      [&](const cv::Range& r) {
+        for (int i = r.start; i < r.end; ++i) fn(i);
+      },
+      n / 16384.0);
+}
+
+cv::Mat to_grid(const cv::Mat& full, cv::Size grid) {
+  if (full.size() == grid) return full;
+  cv::Mat small;
+  cv::resize(full, small, grid, 0, 0, cv::INTER_AREA);
+  return small;
+}
+
+cv::Mat box(const cv::Mat& m, int size) {
+  cv::Mat out;
+  cv::boxFilter(m, out, -1, {size, size}, {-1, -1}, true, cv::BORDER_REFLECT_101);
+  return out;
+}
+
+// Two box filters at once, one per thread (OpenCV's box filter runs on one).
+void box_pair(cv::Mat& a, cv::Mat& b, int size) {
+  cv::parallel_for_(cv::Range(0, 2), [&](const cv::Range& r) {
+    for (int i = r.start; i < r.end; ++i) {
+      cv::Mat& m = i == 0 ? a : b;
+      m = box(m, size);
+    }
+  });
+}
+
+// The guided filter's averaged linear coefficients on the grid: q = a . I + b, as CV_32FC4
+// (a_r, a_g, a_b, b). Colour guide: a = (Sigma + eps U)^-1 cov(I, p) per window.
+cv::Mat guided_coefficients(const cv::Mat& colour, const cv::Mat& p, const GuidedFilterParams& params) {
+  const int n = colour.rows * colour.cols;
+  // I (3), p, I_i I_j (6: rr rg rb gg gb bb), I_i p (3): one 13-channel box filter.
+  cv::Mat stack(colour.size(), CV_32FC(13));
+  {
+    const float* c = colour.ptr<float>();
+    const float* pp = p.ptr<float>();
+    float* s = stack.ptr<float>();
+    for_each_index(n, [&](int i) {
+      const float r = c[3 * i], g = c[3 * i + 1], b = c[3 * i + 2], v = pp[i];
+      const float row[13] = {r, g, b, v, r * r, r * g, r * b, g * g, g * b, b * b, r * v, g * v, b * v};
+      std::copy(row, row + 13, s + 13 * i);
+    });
+  }
+  const cv::Mat mean = box(stack, 2 * params.radius + 1);
+  stack.release();
+  cv::Mat coef(colour.size(), CV_32FC4);
+  const float eps = static_cast<float>(params.eps);
+  cv::parallel_for_(cv::Range(0, colour.rows), [&](const cv::Range& rows) {
+    for (int y = rows.start; y < rows.end; ++y) {
+      const float* m = mean.ptr<float>(y);
+      float* out = coef.ptr<float>(y);
+      for (int x = 0; x < colour.cols; ++x, m += 13, out += 4) {
+        const float mr = m[0], mg = m[1], mb = m[2], mp = m[3];
+        // Covariance of the colour (symmetric 3x3) plus eps, and of colour with p.
+        const float s00 = m[4] - mr * mr + eps, s01 = m[5] - mr * mg, s02 = m[6] - mr * mb;
+        const float s11 = m[7] - mg * mg + eps, s12 = m[8] - mg * mb, s22 = m[9] - mb * mb + eps;
+        const float c0 = m[10] - mr * mp, c1 = m[11] - mg * mp, c2 = m[12] - mb * mp;
+        // Inverse by cofactors (the matrix is positive definite: eps > 0).
+        const float i00 = s11 * s22 - s12 * s12, i01 = s02 * s12 - s01 * s22, i02 = s01 * s12 - s02 * s11;
+        const float i11 = s00 * s22 - s02 * s02, i12 = s01 * s02 - s00 * s12, i22 = s00 * s11 - s01 * s01;
+        const float det = s00 * i00 + s01 * i01 + s02 * i02;
+        const float inv = 1.0f / det;
+        const float a0 = (i00 * c0 + i01 * c1 + i02 * c2) * inv;
+        const float a1 = (i01 * c0 + i11 * c1 + i12 * c2) * inv;
+        const float a2 = (i02 * c0 + i12 * c1 + i22 * c2) * inv;
+        out[0] = a0;
+        out[1] = a1;
+        out[2] = a2;
+        out[3] = mp - a0 * mr - a1 * mg - a2 * mb;
+      }
+    }
+  });
+  return box(coef, 2 * params.radius + 1);
+}
+
+// Colour-line alpha: local mean colours of the confident foreground and background, and each
+// uncertain pixel's position on the line between them, blended with the matte by how well the
+// two colours differ and the pixel lies on the line.
+void colour_alpha(const cv::Mat& colour, cv::Mat& p, const cv::Mat& band, const GuidedFilterParams& params) {
+  const cv::Size size = colour.size();
+  const int n = size.area();
+  cv::Mat f(size, CV_32FC4), b(size, CV_32FC4);
+  const float* c = colour.ptr<float>();
+  float* pp = p.ptr<float>();
+  float *fp = f.ptr<float>(), *bp = b.ptr<float>();
+  for_each_index(n, [&](int i) {
+    // Weights p^3 and (1 - p)^3: the confident pixels count most, the uncertain ones a little.
+    const float v = pp[i], u = 1.0f - pp[i];
+    const float wf = v * v * v, wb = u * u * u;
+    for (int k = 0; k < 3; ++k) {
+      fp[4 * i + k] = c[3 * i + k] * wf;
+      bp[4 * i + k] = c[3 * i + k] * wb;
+    }
+    fp[4 * i + 3] = wf;
+    bp[4 * i + 3] = wb;
+  });
+  box_pair(f, b, 2 * params.colour_radius + 1);
+  fp = f.ptr<float>();
+  bp = b.ptr<float>();
+  const uint8_t* bd = band.ptr<uint8_t>();
+  const float s2 = static_cast<float>(params.colour_sigma * params.colour_sigma);
+  const float r2 = static_cast<float>(params.colour_resid * params.colour_resid);
+  for_each_index(n, [&](int i) {
+    if (!bd[i] || fp[4 * i + 3] < 1e-3f || bp[4 * i + 3] < 1e-3f) return;
+    float d[3], e[3], dd = 0, ed = 0;
+    for (int k = 0; k < 3; ++k) {
+      const float fm = fp[4 * i + k] / fp[4 * i + 3], bm = bp[4 * i + k] / bp[4 * i + 3];
+      d[k] = fm - bm;
+      e[k] = c[3 * i + k] - bm;
+      dd += d[k] * d[k];
+      ed += e[k] * d[k];
+    }
+    const float a = std::clamp(ed / (dd + 1e-6f), 0.0f, 1.0f);
+    float resid = 0;
+    for (int k = 0; k < 3; ++k) resid += (e[k] - a * d[k]) * (e[k] - a * d[k]);
+    const float conf = dd / (dd + s2) * std::exp(-resid / r2);
+    pp[i] = conf * a + (1.0f - conf) * pp[i];
+  });
+}
+
+}  // namespace
+
+RefineMethod parse_refine(std::string_view text) {
+  for (size_t i = 0; i < std::size(kRefineNames); ++i) {
+    if (text == kRefineNames[i]) return static_cast<RefineMethod>(i);
+  }
+  throw Error(ErrorCode::kInvalidArgument,
+              "invalid refine '" + std::string(text) + "' (allowed: none, guided)");
+}
+
+std::string_view refine_name(RefineMethod method) {
+  return kRefineNames[static_cast<size_t>(method)];
+}
+
+std::vector<std::string> refine_names() {
+  return {std::begin(kRefineNames), std::end(kRefineNames)};
+}
+
+EdgeGrid make_edge_grid(const cv::Mat& image) {
+  if (image.depth() != CV_8U || (image.channels() != 3 && image.channels() != 4)) {
+    throw Error(ErrorCode::kInternal, "edges: image must be 8-bit RGB or RGBA");
+  }
+  EdgeGrid grid;
+  grid.full = image.size();
+  const cv::Mat small = to_grid(image, grid_size(image.size()));
+  cv::Mat rgb;
+  if (small.channels() == 4) {
+    cv::cvtColor(small, rgb, cv::COLOR_RGBA2RGB);
+  } else {
+    rgb = small;
+  }
+  rgb.convertTo(grid.colour, CV_32FC3, 1.0 / 255.0);
+  return grid;
+}
+
+void refine_matte(const cv::Mat& image, const EdgeGrid& grid, cv::Mat& matte, RefineMethod method,
+                  const GuidedFilterParams& params) {
+  if (method == RefineMethod::kNone) return;
+  check_pair(image, matte, grid);
+  if (image.empty()) return;
+  const cv::Size gsize = grid.colour.size();
+  const cv::Mat small = to_grid(matte, gsize);
+
+  // The band: uncertain grid pixels, grown; its weight ramps over 2 grid pixels at the border so
+  // that no seam shows where the refined matte meets the untouched one.
+  cv::Mat band = (small >= params.uncertain_lo) & (small <= params.uncertain_hi);
+  if (cv::countNonZero(band) == 0) return;
+  const int grow = 2 * params.band_radius + 1;
+  cv::dilate(band, band, cv::getStructuringElement(cv::MORPH_RECT, {grow, grow}));
+  cv::Mat weight;
+  band.convertTo(weight, CV_32F, 1.0 / 255.0);
+  weight = box(weight, 5);
+  cv::Mat active;  // a grid cell whose bilinear neighbourhood has some weight
+  cv::dilate(weight > 0, active, cv::getStructuringElement(cv::MORPH_RECT, {3, 3}));
+
+  cv::Mat p;
+  // The network's matte, contrast stretched around 1/2 (the haze and the near-opaque pixels become
+  // 0 and 1), moved towards the local colour model, then guided-filtered.
+  small.convertTo(p, CV_32F, params.gain / 255.0, 0.5 - params.gain * 0.5);
+  cv::min(cv::max(p, 0.0), 1.0, p);
+  colour_alpha(grid.colour, p, band, params);
+  const cv::Mat coef = guided_coefficients(grid.colour, p, params);
+
+  const GridSampler sampler(image.size(), gsize);
+  const int channels = image.channels();
+  cv::parallel_for_(cv::Range(0, image.rows), [&](const cv::Range& rows) {
+    for (int y = rows.start; y < rows.end; ++y) {
+      int y0, y1;
+      float fy;
+      sampler.row(y, y0, y1, fy);
+      const uint8_t* act = active.ptr<uint8_t>(y0);
+      const float *w0 = weight.ptr<float>(y0), *w1 = weight.ptr<float>(y1);
+      const float *c0 = coef.ptr<float>(y0), *c1 = coef.ptr<float>(y1);
+      const uint8_t* px = image.ptr<uint8_t>(y);
+      uint8_t* m = matte.ptr<uint8_t>(y);
+      for (int x = 0; x < image.cols; ++x) {
+        if (!act[sampler.x0[x]]) continue;
+        float w;
+        sampler.sample<1>(w0, w1, fy, x, &w);
+        if (w <= 0.0f) continue;
+        float k[4];
+        sampler.sample<4>(c0, c1, fy, x, k);
+        const uint8_t* c = px + x * channels;
+        const float q = (k[0] * c[0] + k[1] * c[1] + k[2] * c[2]) * (1.0f / 255.0f) + k[3];
+        float blended = w * std::clamp(q, 0.0f, 1.0f) * 255.0f + (1.0f - w) * m[x];
+        // Each pixel stays on its side of 1/2: the cut-out's shape (alpha >= 1/2) is the network's.
+        blended = m[x] >= 128 ? std::max(blended, 127.5f) : std::min(blended, 126.4f);
+        m[x] = static_cast<uint8_t>(blended + 0.5f);
+      }
+    }
+  });
+}
+
+void decontaminate(cv::Mat& image, const EdgeGrid& grid, const cv::Mat& matte,
+                   const BlurFusionParams& params) {
+  check_pair(image, matte, grid);
+  if (image.empty()) return;
+  const cv::Size gsize = grid.colour.size();
+  cv::Mat a;
+  to_grid(matte, gsize).convertTo(a, CV_32F, 1.0 / 255.0);
+  const int n = gsize.area();
+  const float* colour = grid.colour.ptr<float>();
+  const float* alpha = a.ptr<float>();
+
+  // Channels (x * a, a) and (y * (1 - a), 1 - a), box-filtered: the alpha-weighted local means of
+  // the foreground and the background colour.
+  auto weighted_means = [&](const float* fg, const float* bg, int size, cv::Mat& f_mean, cv::Mat& b_mean) {
+    cv::Mat f(gsize, CV_32FC4), b(gsize, CV_32FC4);
+    float *fp = f.ptr<float>(), *bp = b.ptr<float>();
+    for_each_index(n, [&](int i) {
+      const float w = alpha[i], v = 1.0f - w;
+      for (int c = 0; c < 3; ++c) {
+        fp[4 * i + c] = fg[3 * i + c] * w;
+        bp[4 * i + c] = bg[3 * i + c] * v;
+      }
+      fp[4 * i + 3] = w;
+      bp[4 * i + 3] = v;
+    });
+    box_pair(f, b, size);
+    f_mean.create(gsize, CV_32FC3);
+    b_mean.create(gsize, CV_32FC3);
+    fp = f.ptr<float>();
+    bp = b.ptr<float>();
+    float *fm = f_mean.ptr<float>(), *bm = b_mean.ptr<float>();
+    for_each_index(n, [&](int i) {
+      const float fw = 1.0f / (fp[4 * i + 3] + 1e-5f), bw = 1.0f / (bp[4 * i + 3] + 1e-5f);
+      for (int c = 0; c < 3; ++c) {
+        fm[3 * i + c] = fp[4 * i + c] * fw;
+        bm[3 * i + c] = bp[4 * i + c] * bw;
+      }
+    });
+  };
+  // F = F_mean + a (I - a F_mean - (1 - a) B_mean), clipped to [0, 1]: the composite's error
+  // given back to the foreground.
+  auto fuse = [](float i, float a, float f, float b) {
+    return std::clamp(f + a * (i - a * f - (1.0f - a) * b), 0.0f, 1.0f);
+  };
+  // The last step gives back more of the composite's residual than the paper's (divided by
+  // a^2 + lambda): the least-squares foreground under a prior of weight lambda on F_mean.
+  const float lambda = static_cast<float>(params.lambda);
+  auto final_fuse = [&](float i, float a, float f, float b) {
+    return std::clamp(f + a * (i - a * f - (1.0f - a) * b) / (a * a + lambda), 0.0f, 1.0f);
+  };
+
+  cv::Mat f1, b1, f2, b2;
+  weighted_means(colour, colour, params.first_size, f1, b1);
+  {
+    float* f = f1.ptr<float>();
+    const float* b = b1.ptr<float>();
+    for_each_index(n, [&](int i) {
+      for (int c = 0; c < 3; ++c)
+        f[3 * i + c] = fuse(colour[3 * i + c], alpha[i], f[3 * i + c], b[3 * i + c]);
+    });
+  }
+  weighted_means(f1.ptr<float>(), b1.ptr<float>(), params.second_size, f2, b2);
+  f1.release();
+  b1.release();
+
+  const GridSampler sampler(image.size(), gsize);
+  const int channels = image.channels();
+  const int lo = std::max(1, params.min_alpha);
+  cv::parallel_for_(cv::Range(0, image.rows), [&](const cv::Range& rows) {
+    for (int y = rows.start; y < rows.end; ++y) {
+      int y0, y1;
+      float fy;
+      sampler.row(y, y0, y1, fy);
+      const float *fa = f2.ptr<float>(y0), *fb = f2.ptr<float>(y1);
+      const float *ba = b2.ptr<float>(y0), *bb = b2.ptr<float>(y1);
+      const uint8_t* m = matte.ptr<uint8_t>(y);
+      uint8_t* px = image.ptr<uint8_t>(y);
+      for (int x = 0; x < image.cols; ++x) {
+        if (m[x] < lo || m[x] == 255) continue;
+        float fg[3], bg[3];
+        sampler.sample<3>(fa, fb, fy, x, fg);
+        sampler.sample<3>(ba, bb, fy, x, bg);
+        const float w = m[x] * (1.0f / 255.0f);
+        uint8_t* c = px + x * channels;
+        for (int k = 0; k < 3; ++k) {
+          c[k] = static_cast<uint8_t>(final_fuse(c[k] * (1.0f / 255.0f), w, fg[k], bg[k]) * 255.0f + 0.5f);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace cutout
