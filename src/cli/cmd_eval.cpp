@@ -117,10 +117,13 @@ void print_row(const std::string& name, const Row& r, bool foreground) {
 int run_eval(const EvalArgs& args) {
   const RefineMethod refine = parse_refine(args.refine);
   // The model's matte at the photo's size, refined as the pipeline refines it.
+  auto refine_in_place = [&](const cv::Mat& photo, cv::Mat& matte) {
+    if (refine != RefineMethod::kNone) refine_matte(photo, make_edge_grid(photo), matte, refine);
+  };
   auto predict = [&](Segmenter& s, const cv::Mat& photo) {
     StageTimings timings;
     cv::Mat matte = s.predict_matte(photo, timings);
-    if (refine != RefineMethod::kNone) refine_matte(photo, make_edge_grid(photo), matte, refine);
+    refine_in_place(photo, matte);
     return matte;
   };
   std::vector<fs::path> backgrounds;
@@ -164,7 +167,7 @@ int run_eval(const EvalArgs& args) {
         auto it = alphas->find(stem);
         if (it == alphas->end()) throw Error(ErrorCode::kIo, "no alpha file for " + stem);
         alpha = read_grey(it->second);
-        if (refine != RefineMethod::kNone) refine_matte(photo(), make_edge_grid(photo()), alpha, refine);
+        refine_in_place(photo(), alpha);
       } else {
         alpha = predict(*segmenter, photo());
       }
