@@ -89,8 +89,18 @@ cv::Mat to_grid(const cv::Mat& full, cv::Size grid) {
 }
 
 cv::Mat box(const cv::Mat& m, int size) {
-  cv::Mat out;
-  cv::boxFilter(m, out, -1, {size, size}, {-1, -1}, true, cv::BORDER_REFLECT_101);
+  cv::Mat out(m.size(), m.type());
+  // OpenCV's box filter runs on one thread; strips of rows filtered on their own give the same
+  // result, since a filter on a submatrix reads the rows around it from the parent (only the
+  // image's own border is extrapolated).
+  const int strips = std::max(1, std::min(cv::getNumThreads(), m.rows / 64));
+  cv::parallel_for_(cv::Range(0, strips), [&](const cv::Range& r) {
+    for (int i = r.start; i < r.end; ++i) {
+      const cv::Range rows(m.rows * i / strips, m.rows * (i + 1) / strips);
+      cv::Mat dst = out.rowRange(rows);
+      cv::boxFilter(m.rowRange(rows), dst, -1, {size, size}, {-1, -1}, true, cv::BORDER_REFLECT_101);
+    }
+  });
   return out;
 }
 
@@ -221,7 +231,37 @@ EdgeGrid make_edge_grid(const cv::Mat& image) {
   }
   EdgeGrid grid;
   grid.full = image.size();
-  const cv::Mat small = to_grid(image, grid_size(image.size()));
+  if (image.empty()) return grid;
+  const cv::Size gsize = grid_size(image.size());
+  const int k = image.cols / gsize.width;
+  if (k > 1 && gsize.width * k == image.cols && gsize.height * k == image.rows) {
+    // An integer factor (most camera sizes): the k x k block means straight into floats, in one
+    // parallel pass; what INTER_AREA, a colour conversion and a float conversion do in three.
+    grid.colour.create(gsize, CV_32FC3);
+    const int channels = image.channels();
+    const float scale = 1.0f / (255.0f * k * k);
+    cv::parallel_for_(cv::Range(0, gsize.height), [&](const cv::Range& rows) {
+      std::vector<float> sum(3 * gsize.width);
+      for (int gy = rows.start; gy < rows.end; ++gy) {
+        std::fill(sum.begin(), sum.end(), 0.0f);
+        for (int dy = 0; dy < k; ++dy) {
+          const uint8_t* px = image.ptr<uint8_t>(gy * k + dy);
+          for (int gx = 0; gx < gsize.width; ++gx) {
+            float* out = &sum[3 * gx];
+            for (int dx = 0; dx < k; ++dx, px += channels) {
+              out[0] += px[0];
+              out[1] += px[1];
+              out[2] += px[2];
+            }
+          }
+        }
+        float* out = grid.colour.ptr<float>(gy);
+        for (int i = 0; i < 3 * gsize.width; ++i) out[i] = sum[i] * scale;
+      }
+    });
+    return grid;
+  }
+  const cv::Mat small = to_grid(image, gsize);
   cv::Mat rgb;
   if (small.channels() == 4) {
     cv::cvtColor(small, rgb, cv::COLOR_RGBA2RGB);
@@ -290,74 +330,108 @@ void refine_matte(const cv::Mat& image, const EdgeGrid& grid, cv::Mat& matte, Re
   });
 }
 
+namespace {
+
+// Multi-level foreground estimation (Germer, Uelwer, Conrad, Harmeling, "Fast Multi-Level
+// Foreground Estimation", ICPR 2020): per pixel, F and B minimise the composite's error
+// (I - a F - (1 - a) B)^2 plus a smoothness term to the 4 neighbours weighted by
+// regularization + gradient_weight |a - a_neighbour|, solved by a few sweeps on each level of a
+// pyramid from 1x1 up to the grid, each level starting from the one below. The sweeps are
+// red-black (one colour of the checkerboard at a time), so each half runs in parallel.
+void multilevel_foreground(const cv::Mat& colour_map, const cv::Mat& alpha_map,
+                           const ForegroundParams& params, cv::Mat& f_out, cv::Mat& b_out) {
+  const cv::Size full = colour_map.size();
+  const int longest = std::max(full.width, full.height);
+  const int levels = longest > 1 ? static_cast<int>(std::ceil(std::log2(longest))) : 0;
+  const cv::Scalar mean = cv::mean(colour_map);
+  cv::Mat f(1, 1, CV_32FC3, mean), b(1, 1, CV_32FC3, mean);
+  const float reg = static_cast<float>(params.regularization);
+  const float gw = static_cast<float>(params.gradient_weight);
+  for (int level = 0; level <= levels; ++level) {
+    const double t = levels ? static_cast<double>(level) / levels : 1.0;
+    const cv::Size size(std::max(1, static_cast<int>(std::lround(std::pow(full.width, t)))),
+                        std::max(1, static_cast<int>(std::lround(std::pow(full.height, t)))));
+    cv::Mat img, al;
+    if (size == full) {
+      img = colour_map;
+      al = alpha_map;
+    } else {
+      cv::resize(colour_map, img, size, 0, 0, cv::INTER_AREA);
+      cv::resize(alpha_map, al, size, 0, 0, cv::INTER_AREA);
+    }
+    cv::resize(f, f, size, 0, 0, cv::INTER_NEAREST);
+    cv::resize(b, b, size, 0, 0, cv::INTER_NEAREST);
+    const bool small = size.width <= params.small_size && size.height <= params.small_size;
+    const int iterations = small ? params.small_iterations : params.big_iterations;
+    const int w = size.width, h = size.height;
+    for (int it = 0; it < iterations; ++it) {
+      for (int parity = 0; parity < 2; ++parity) {
+        cv::parallel_for_(cv::Range(0, h), [&](const cv::Range& rows) {
+          for (int y = rows.start; y < rows.end; ++y) {
+            const int ys[4] = {y, y, std::max(y - 1, 0), std::min(y + 1, h - 1)};
+            const float* arow = al.ptr<float>(y);
+            const float* irow = img.ptr<float>(y);
+            float* frow = f.ptr<float>(y);
+            float* brow = b.ptr<float>(y);
+            for (int x = (y + parity) & 1; x < w; x += 2) {
+              const int xs[4] = {std::max(x - 1, 0), std::min(x + 1, w - 1), x, x};
+              const float a0 = arow[x], a1 = 1.0f - a0;
+              float a00 = a0 * a0, a11 = a1 * a1;
+              const float a01 = a0 * a1;
+              float bf[3], bb[3];
+              for (int c = 0; c < 3; ++c) {
+                bf[c] = a0 * irow[3 * x + c];
+                bb[c] = a1 * irow[3 * x + c];
+              }
+              for (int k = 0; k < 4; ++k) {
+                const float r = reg + gw * std::abs(a0 - al.ptr<float>(ys[k])[xs[k]]);
+                a00 += r;
+                a11 += r;
+                const float* fn = f.ptr<float>(ys[k]) + 3 * xs[k];
+                const float* bn = b.ptr<float>(ys[k]) + 3 * xs[k];
+                for (int c = 0; c < 3; ++c) {
+                  bf[c] += r * fn[c];
+                  bb[c] += r * bn[c];
+                }
+              }
+              const float inv = 1.0f / (a00 * a11 - a01 * a01);
+              for (int c = 0; c < 3; ++c) {
+                frow[3 * x + c] = std::clamp(inv * (a11 * bf[c] - a01 * bb[c]), 0.0f, 1.0f);
+                brow[3 * x + c] = std::clamp(inv * (a00 * bb[c] - a01 * bf[c]), 0.0f, 1.0f);
+              }
+            }
+          }
+        });
+      }
+    }
+  }
+  f_out = f;
+  b_out = b;
+}
+
+}  // namespace
+
 void decontaminate(cv::Mat& image, const EdgeGrid& grid, const cv::Mat& matte,
-                   const BlurFusionParams& params) {
+                   const ForegroundParams& params) {
   check_pair(image, matte, grid);
   if (image.empty()) return;
   const cv::Size gsize = grid.colour.size();
   cv::Mat a;
   to_grid(matte, gsize).convertTo(a, CV_32F, 1.0 / 255.0);
-  const int n = gsize.area();
-  const float* colour = grid.colour.ptr<float>();
-  const float* alpha = a.ptr<float>();
-
-  // Channels (x * a, a) and (y * (1 - a), 1 - a), box-filtered: the alpha-weighted local means of
-  // the foreground and the background colour.
-  auto weighted_means = [&](const float* fg, const float* bg, int size, cv::Mat& f_mean, cv::Mat& b_mean) {
-    cv::Mat f(gsize, CV_32FC4), b(gsize, CV_32FC4);
-    float *fp = f.ptr<float>(), *bp = b.ptr<float>();
-    for_each_index(n, [&](int i) {
-      const float w = alpha[i], v = 1.0f - w;
-      for (int c = 0; c < 3; ++c) {
-        fp[4 * i + c] = fg[3 * i + c] * w;
-        bp[4 * i + c] = bg[3 * i + c] * v;
-      }
-      fp[4 * i + 3] = w;
-      bp[4 * i + 3] = v;
-    });
-    box_pair(f, b, size);
-    f_mean.create(gsize, CV_32FC3);
-    b_mean.create(gsize, CV_32FC3);
-    fp = f.ptr<float>();
-    bp = b.ptr<float>();
-    float *fm = f_mean.ptr<float>(), *bm = b_mean.ptr<float>();
-    for_each_index(n, [&](int i) {
-      const float fw = 1.0f / (fp[4 * i + 3] + 1e-5f), bw = 1.0f / (bp[4 * i + 3] + 1e-5f);
-      for (int c = 0; c < 3; ++c) {
-        fm[3 * i + c] = fp[4 * i + c] * fw;
-        bm[3 * i + c] = bp[4 * i + c] * bw;
-      }
-    });
-  };
-  // F = F_mean + a (I - a F_mean - (1 - a) B_mean), clipped to [0, 1]: the composite's error
-  // given back to the foreground.
-  auto fuse = [](float i, float a, float f, float b) {
-    return std::clamp(f + a * (i - a * f - (1.0f - a) * b), 0.0f, 1.0f);
-  };
-  // The last step gives back more of the composite's residual than the paper's (divided by
-  // a^2 + lambda): the least-squares foreground under a prior of weight lambda on F_mean.
+  cv::Mat f2, b2;
+  multilevel_foreground(grid.colour, a, params, f2, b2);
+  // At the photo's resolution, B is the grid's and F the least-squares foreground under a prior of
+  // weight lambda (1 - a) on the grid's F (F_g): it minimises
+  // (I - a F - (1 - a) B)^2 + lambda (1 - a) (F - F_g)^2, so the photo's own detail comes back
+  // where the pixel is nearly opaque, and at a = 1 it is the photo's colour.
   const float lambda = static_cast<float>(params.lambda);
   auto final_fuse = [&](float i, float a, float f, float b) {
-    return std::clamp(f + a * (i - a * f - (1.0f - a) * b) / (a * a + lambda), 0.0f, 1.0f);
+    return std::clamp(f + a * (i - a * f - (1.0f - a) * b) / (a * a + lambda * (1.0f - a)), 0.0f, 1.0f);
   };
-
-  cv::Mat f1, b1, f2, b2;
-  weighted_means(colour, colour, params.first_size, f1, b1);
-  {
-    float* f = f1.ptr<float>();
-    const float* b = b1.ptr<float>();
-    for_each_index(n, [&](int i) {
-      for (int c = 0; c < 3; ++c)
-        f[3 * i + c] = fuse(colour[3 * i + c], alpha[i], f[3 * i + c], b[3 * i + c]);
-    });
-  }
-  weighted_means(f1.ptr<float>(), b1.ptr<float>(), params.second_size, f2, b2);
-  f1.release();
-  b1.release();
 
   const GridSampler sampler(image.size(), gsize);
   const int channels = image.channels();
-  const int lo = std::max(1, params.min_alpha);
+  const int lo = std::max(1, params.min_alpha), hi = std::min(254, params.max_alpha);
   cv::parallel_for_(cv::Range(0, image.rows), [&](const cv::Range& rows) {
     for (int y = rows.start; y < rows.end; ++y) {
       int y0, y1;
@@ -368,7 +442,7 @@ void decontaminate(cv::Mat& image, const EdgeGrid& grid, const cv::Mat& matte,
       const uint8_t* m = matte.ptr<uint8_t>(y);
       uint8_t* px = image.ptr<uint8_t>(y);
       for (int x = 0; x < image.cols; ++x) {
-        if (m[x] < lo || m[x] == 255) continue;
+        if (m[x] < lo || m[x] > hi) continue;
         float fg[3], bg[3];
         sampler.sample<3>(fa, fb, fy, x, fg);
         sampler.sample<3>(ba, bb, fy, x, bg);

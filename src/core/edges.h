@@ -11,8 +11,10 @@
 //   photo's colour as the guide, in its fast form (He & Sun, "Fast Guided Filter", 2015): the
 //   linear coefficients are computed on the grid and applied to the full-resolution colour, which
 //   is where the detail comes from.
-// - Decontamination: blur-fusion foreground estimation (Forte & Pitié, "Approximate Fast
-//   Foreground Colour Estimation", ICIP 2021), two passes; linear time.
+// - Decontamination: multi-level foreground estimation (Germer et al., "Fast Multi-Level
+//   Foreground Estimation", ICPR 2020) on the grid, linear time; at the photo's resolution each
+//   soft pixel's colour is the least-squares foreground given the grid's F and B. (Blur fusion,
+//   Forte & Pitié 2021, was measured too: half the accuracy; docs/PERFORMANCE.md "Edges".)
 //
 // Pure functions, thread-safe; the full-resolution passes split rows across OpenCV's pool.
 #pragma once
@@ -58,11 +60,17 @@ struct GuidedFilterParams {
   double colour_resid = 0.05;  // distance from the colour line at which its weight falls by 1/e
 };
 
-struct BlurFusionParams {
-  int first_size = 30;  // box sizes of the two passes, on the grid (the paper: 90 and 6)
-  int second_size = 6;
+struct ForegroundParams {
+  // The multi-level solver on the grid (the paper's and pymatting's values).
+  double regularization = 1e-5;  // smoothness weight to each neighbour
+  double gradient_weight = 1.0;  // plus this times |alpha difference| to it
+  int small_size = 32;           // levels up to this side get small_iterations sweeps, others big
+  int small_iterations = 10;
+  int big_iterations = 2;
+  // At the photo's resolution.
   int min_alpha = 4;    // below this alpha the colour is left as the photo's (invisible anyway)
-  double lambda = 0.3;  // weight of the smooth foreground in the last step (the paper: 1 - a^2)
+  int max_alpha = 252;  // above it too: the old background is under 1 % of the colour there
+  double lambda = 0.3;  // weight (times 1 - a) of the grid's foreground in the last step
 };
 
 // The photo on the grid, shared by both steps: made once per photo.
@@ -80,9 +88,9 @@ void refine_matte(const cv::Mat& image, const EdgeGrid& grid, cv::Mat& matte, Re
                   const GuidedFilterParams& params = {});
 
 // Replaces the colour of `image` (8-bit RGB or RGBA; its alpha channel is not touched) by the
-// estimated foreground colour where min_alpha <= matte < 255, so that compositing the result with
+// estimated foreground colour where min_alpha <= matte <= max_alpha, so that compositing the result with
 // `matte` on any background shows none of the old one. Opaque pixels keep the photo's colour.
 void decontaminate(cv::Mat& image, const EdgeGrid& grid, const cv::Mat& matte,
-                   const BlurFusionParams& params = {});
+                   const ForegroundParams& params = {});
 
 }  // namespace cutout
