@@ -83,6 +83,60 @@ TEST(MeanAbsDiff, HandComputed) {
   EXPECT_DOUBLE_EQ(matte_mean_abs_diff(a, b), (1.0 + 0.2) / 4);
 }
 
+TEST(SoftAlpha, HandComputedMetrics) {
+  // A 10x10 truth: left half 0, right half 255, one soft column of 128 at x = 5.
+  cv::Mat gt(10, 10, CV_8UC1, cv::Scalar(0));
+  gt(cv::Rect(5, 0, 5, 10)).setTo(255);
+  gt(cv::Rect(5, 0, 1, 10)).setTo(128);
+  cv::Mat alpha = gt.clone();
+  alpha(cv::Rect(0, 0, 1, 10)).setTo(51);  // 0.2 wrong on a column far (5 px) from the edge
+  const SoftAlphaScore s = score_soft_alpha(alpha, gt, 2);
+  EXPECT_NEAR(s.sad, 10 * 0.2 / 1000.0, 1e-12);
+  EXPECT_NEAR(s.mae, 10 * 0.2 / 100.0, 1e-12);
+  EXPECT_NEAR(s.mse, 10 * 0.04 / 100.0, 1e-12);
+  EXPECT_EQ(s.band_mae, 0.0);  // the wrong column is outside a 2 px band
+  // The band: the soft column and the edge pixels on either side, grown by 2 px.
+  const cv::Mat band = transition_band(gt, 2);
+  EXPECT_EQ(band.at<uint8_t>(0, 5), 255);
+  EXPECT_EQ(band.at<uint8_t>(0, 2), 255);
+  EXPECT_EQ(band.at<uint8_t>(0, 0), 0);
+  EXPECT_EQ(band.at<uint8_t>(0, 9), 0);
+  EXPECT_EQ(s.band_pixels, cv::countNonZero(band));
+  const SoftAlphaScore wide = score_soft_alpha(alpha, gt, 10);
+  EXPECT_GT(wide.band_mae, 0.0);
+}
+
+TEST(Foreground, CompositeAndErrorHandComputed) {
+  cv::Mat fg(1, 3, CV_8UC3, cv::Scalar(200, 100, 0)), bg(1, 3, CV_8UC3, cv::Scalar(0, 100, 250));
+  cv::Mat alpha = (cv::Mat_<uint8_t>(1, 3) << 255, 51, 0);
+  const cv::Mat i = composite_onto(fg, alpha, bg);
+  EXPECT_EQ(i.at<cv::Vec3b>(0, 0), cv::Vec3b(200, 100, 0));
+  EXPECT_EQ(i.at<cv::Vec3b>(0, 1), cv::Vec3b(40, 100, 200));  // 0.2 F + 0.8 B
+  EXPECT_EQ(i.at<cv::Vec3b>(0, 2), cv::Vec3b(0, 100, 250));
+  // Only the soft pixel is scored: |40 - 200| + 0 + |200 - 0|, over 3 channels.
+  EXPECT_NEAR(foreground_error(i, fg, alpha), (160.0 + 200.0) / 3 / 255, 1e-12);
+  EXPECT_EQ(foreground_error(fg, fg, alpha), 0.0);
+}
+
+TEST(Foreground, NearestOpaqueColourFillsTheSoftPixels) {
+  // Opaque red on the left, opaque green on the right, soft and transparent pixels between.
+  cv::Mat photo(1, 7, CV_8UC4, cv::Scalar(9, 9, 9, 255));
+  photo.at<cv::Vec4b>(0, 0) = {255, 0, 0, 255};
+  photo.at<cv::Vec4b>(0, 6) = {0, 255, 0, 255};
+  cv::Mat alpha = (cv::Mat_<uint8_t>(1, 7) << 255, 100, 0, 30, 0, 200, 255);
+  const cv::Mat f = nearest_opaque_colour(photo, alpha);
+  ASSERT_EQ(f.type(), CV_8UC3);
+  EXPECT_EQ(f.at<cv::Vec3b>(0, 0), cv::Vec3b(255, 0, 0));
+  EXPECT_EQ(f.at<cv::Vec3b>(0, 1), cv::Vec3b(255, 0, 0));
+  EXPECT_EQ(f.at<cv::Vec3b>(0, 2), cv::Vec3b(255, 0, 0));
+  EXPECT_EQ(f.at<cv::Vec3b>(0, 4), cv::Vec3b(0, 255, 0));
+  EXPECT_EQ(f.at<cv::Vec3b>(0, 5), cv::Vec3b(0, 255, 0));
+  EXPECT_EQ(f.at<cv::Vec3b>(0, 6), cv::Vec3b(0, 255, 0));
+  // Without an opaque pixel: the photo's colour.
+  const cv::Mat none = nearest_opaque_colour(photo, cv::Mat(1, 7, CV_8UC1, cv::Scalar(100)));
+  EXPECT_EQ(none.at<cv::Vec3b>(0, 3), cv::Vec3b(9, 9, 9));
+}
+
 // The published scores of the reference alphas (../shared/eval/README.md) come out of our
 // definitions: this pins MAE, IoU and boundary IoU to what the eval set means by them.
 TEST(ScoreMatte, ReproducesThePublishedReferenceScores) {

@@ -45,7 +45,9 @@ struct Row {
   double vs_other = 0, other_ms = 0;
   // With --foreground-on: the colour error of the decontaminated cut-out and of the photo's own
   // colour (no decontamination) on a composite with a known foreground.
-  double fg_error = 0, fg_baseline = 0;
+  // fg_true_alpha: the same estimate made from the true alpha, the estimator's own error apart
+  // from the matte's.
+  double fg_error = 0, fg_baseline = 0, fg_true_alpha = 0;
 };
 
 bool is_image_file(const fs::path& p) {
@@ -76,23 +78,6 @@ cv::Mat read_grey(const fs::path& path) {
   return grey;
 }
 
-// A background photo resized to cover `size` (centre crop), RGB.
-cv::Mat cover(const cv::Mat& photo, cv::Size size) {
-  const double scale =
-      std::max(static_cast<double>(size.width) / photo.cols, static_cast<double>(size.height) / photo.rows);
-  cv::Mat scaled;
-  cv::resize(photo, scaled,
-             {std::max(size.width, static_cast<int>(std::ceil(photo.cols * scale))),
-              std::max(size.height, static_cast<int>(std::ceil(photo.rows * scale)))},
-             0, 0, cv::INTER_AREA);
-  const cv::Rect crop((scaled.cols - size.width) / 2, (scaled.rows - size.height) / 2, size.width,
-                      size.height);
-  if (scaled.channels() == 3) return scaled(crop).clone();
-  cv::Mat rgb;
-  cv::cvtColor(scaled(crop), rgb, cv::COLOR_RGBA2RGB);
-  return rgb;
-}
-
 void add_scaled(MatteScore& sum, const MatteScore& s, double k) {
   sum.mae += s.mae * k;
   sum.iou += s.iou * k;
@@ -110,7 +95,10 @@ void print_row(const std::string& name, const Row& r, bool foreground) {
   std::printf("%-16s MAE %.4f  IoU %.4f  bIoU %.4f  SAD %6.2f  MSE %.4f  alpha MAE %.4f  band MAE %.4f",
               name.c_str(), r.score.mae, r.score.iou, r.score.boundary_iou, r.soft.sad, r.soft.mse,
               r.soft.mae, r.soft.band_mae);
-  if (foreground) std::printf("  fg %.4f (photo %.4f)", r.fg_error, r.fg_baseline);
+  if (foreground) {
+    std::printf("  fg %.4f (photo %.4f, from the true alpha %.4f)", r.fg_error, r.fg_baseline,
+                r.fg_true_alpha);
+  }
   std::printf("  %5.0f ms\n", r.ms);
 }
 
@@ -194,15 +182,21 @@ int run_eval(const EvalArgs& args) {
       }
       if (segmenter && !backgrounds.empty()) {
         // The photo as the foreground F with its true alpha, on another photo: the model sees the
-        // composite, and the estimate is scored against F where 0 < alpha < 1.
+        // composite, and the estimate is scored against F where 0 < alpha < 1. F's soft pixels take
+        // the colour of the nearest opaque one: the photo's own hold its old background.
         const fs::path& bg_path = backgrounds[rows.size() % backgrounds.size()];
-        const cv::Mat composite = composite_onto(
-            photo(), truth, cover(decode_image(read_input(bg_path.string()), {}).pixels, truth.size()));
+        const cv::Mat foreground = nearest_opaque_colour(photo(), truth);
+        const cv::Mat composite =
+            composite_onto(foreground, truth,
+                           cover_fit(decode_image(read_input(bg_path.string()), {}).pixels, truth.size()));
         const cv::Mat predicted = predict(*segmenter, composite);
         cv::Mat estimate = composite.clone();
         decontaminate(estimate, make_edge_grid(composite), predicted);
-        row.fg_error = foreground_error(estimate, photo(), truth);
-        row.fg_baseline = foreground_error(composite, photo(), truth);
+        row.fg_error = foreground_error(estimate, foreground, truth);
+        cv::Mat from_truth = composite.clone();
+        decontaminate(from_truth, make_edge_grid(composite), truth);
+        row.fg_true_alpha = foreground_error(from_truth, foreground, truth);
+        row.fg_baseline = foreground_error(composite, foreground, truth);
       }
       rows.push_back(row);
       if (!args.json) print_row(stem, row, !backgrounds.empty());
@@ -223,6 +217,7 @@ int run_eval(const EvalArgs& args) {
     mean.vs_other += r.vs_other / n;
     mean.fg_error += r.fg_error / n;
     mean.fg_baseline += r.fg_baseline / n;
+    mean.fg_true_alpha += r.fg_true_alpha / n;
     mean.ms += r.ms / n;
   }
   auto scores = [](const MatteScore& m, const SoftAlphaScore& s) {
@@ -236,7 +231,8 @@ int run_eval(const EvalArgs& args) {
                           {"band_pixels", s.band_pixels}};
   };
   auto foreground = [](const Row& r) {
-    return nlohmann::json{{"error", r.fg_error}, {"baseline_error", r.fg_baseline}};
+    return nlohmann::json{
+        {"error", r.fg_error}, {"baseline_error", r.fg_baseline}, {"error_true_alpha", r.fg_true_alpha}};
   };
   if (args.json) {
     nlohmann::json j;

@@ -1,6 +1,9 @@
 #include "core/quality_metrics.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <vector>
 
 #include <opencv2/imgproc.hpp>
 
@@ -115,6 +118,52 @@ cv::Mat composite_onto(const cv::Mat& fg, const cv::Mat& alpha, const cv::Mat& b
     }
   }
   return out;
+}
+
+cv::Mat nearest_opaque_colour(const cv::Mat& photo, const cv::Mat& alpha) {
+  check_colour(photo, alpha);
+  cv::Mat rgb;
+  if (photo.channels() == 4) {
+    cv::cvtColor(photo, rgb, cv::COLOR_RGBA2RGB);
+  } else {
+    rgb = photo.clone();
+  }
+  const cv::Mat soft = alpha != 255;  // distanceTransform measures to the nearest zero: opaque
+  if (cv::countNonZero(soft) == static_cast<int>(soft.total())) return rgb;
+  cv::Mat distance, labels;
+  cv::distanceTransform(soft, distance, labels, cv::DIST_L2, cv::DIST_MASK_5, cv::DIST_LABEL_PIXEL);
+  // Labels number the opaque pixels from 1 in row-major order.
+  std::vector<cv::Vec3b> colour_of(1);
+  for (int y = 0; y < rgb.rows; ++y) {
+    const uint8_t* s = soft.ptr<uint8_t>(y);
+    for (int x = 0; x < rgb.cols; ++x) {
+      if (!s[x]) colour_of.push_back(rgb.at<cv::Vec3b>(y, x));
+    }
+  }
+  for (int y = 0; y < rgb.rows; ++y) {
+    const uint8_t* s = soft.ptr<uint8_t>(y);
+    const int* l = labels.ptr<int>(y);
+    for (int x = 0; x < rgb.cols; ++x) {
+      if (s[x]) rgb.at<cv::Vec3b>(y, x) = colour_of.at(l[x]);
+    }
+  }
+  return rgb;
+}
+
+cv::Mat cover_fit(const cv::Mat& photo, cv::Size size) {
+  const double scale =
+      std::max(static_cast<double>(size.width) / photo.cols, static_cast<double>(size.height) / photo.rows);
+  cv::Mat scaled;
+  cv::resize(photo, scaled,
+             {std::max(size.width, static_cast<int>(std::ceil(photo.cols * scale))),
+              std::max(size.height, static_cast<int>(std::ceil(photo.rows * scale)))},
+             0, 0, cv::INTER_AREA);
+  const cv::Rect crop((scaled.cols - size.width) / 2, (scaled.rows - size.height) / 2, size.width,
+                      size.height);
+  if (scaled.channels() == 3) return scaled(crop).clone();
+  cv::Mat rgb;
+  cv::cvtColor(scaled(crop), rgb, cv::COLOR_RGBA2RGB);
+  return rgb;
 }
 
 double foreground_error(const cv::Mat& estimate, const cv::Mat& truth, const cv::Mat& alpha) {

@@ -49,6 +49,16 @@ cv::Mat transition_band(const cv::Mat& ground_truth, int band_px = 10);
 // 8-bit RGB or RGBA (colour only) of the same size, alpha CV_8UC1. Returns RGB.
 cv::Mat composite_onto(const cv::Mat& foreground, const cv::Mat& alpha, const cv::Mat& background);
 
+// A background for such a composite: `photo` (8-bit RGB or RGBA) scaled to cover `size`, centre
+// cropped, RGB.
+cv::Mat cover_fit(const cv::Mat& photo, cv::Size size);
+
+// A foreground whose colour is exactly known everywhere: the photo where `alpha` is 255, and at
+// every other pixel the colour of the nearest opaque one (8-bit RGB out). A photo's own soft pixels
+// cannot serve as the true foreground colour: they hold its old background, in proportion 1 - alpha.
+// Without any opaque pixel the photo is returned as it is.
+cv::Mat nearest_opaque_colour(const cv::Mat& photo, const cv::Mat& alpha);
+
 // Mean |estimate - truth| / 255 over the colour channels of the pixels where 0 < alpha < 255
 // (8-bit RGB or RGBA images, alpha CV_8UC1, one size); 0 when there is no such pixel.
 double foreground_error(const cv::Mat& estimate, const cv::Mat& truth, const cv::Mat& alpha);
