@@ -7,6 +7,7 @@
 // matte; no model is run.
 //
 //   build/bench/edges_bench [--benchmark_filter=...]
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -39,9 +40,14 @@ const Photo& photo_12mp() {
   static const Photo photo = [] {
     const fs::path eval = CUTOUT_EVAL_DIR;
     Photo p;
-    cv::resize(decode_file(eval / "grabcut/images/person1.jpg"), p.rgba, {4032, 3024}, 0, 0, cv::INTER_CUBIC);
+    // EDGES_PHOTO and EDGES_MATTE: another photo and matte (e.g. `cutout remove --mask`'s).
+    const char* photo = std::getenv("EDGES_PHOTO");
+    const char* matte = std::getenv("EDGES_MATTE");
+    cv::resize(decode_file(photo ? fs::path(photo) : eval / "grabcut/images/person1.jpg"), p.rgba,
+               {4032, 3024}, 0, 0, cv::INTER_CUBIC);
     cv::Mat alpha;
-    cv::extractChannel(decode_file(eval / "reference/imgly-isnet-medium/person1.png"), alpha, 0);
+    cv::extractChannel(
+        decode_file(matte ? fs::path(matte) : eval / "reference/imgly-isnet-medium/person1.png"), alpha, 0);
     cv::resize(alpha, p.matte, {4032, 3024}, 0, 0, cv::INTER_LINEAR);
     return p;
   }();

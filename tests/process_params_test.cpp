@@ -75,6 +75,8 @@ TEST(ProcessParams, DefaultsWithoutParameters) {
   EXPECT_FALSE(o.crop_subject);
   EXPECT_EQ(o.margin_percent, 0);
   EXPECT_FALSE(o.mask);
+  EXPECT_EQ(o.refine, kDefaultRefine);
+  EXPECT_EQ(o.decontaminate, kDefaultDecontaminate);
   EXPECT_EQ(o.decode.max_pixels, kMaxPixels);
   EXPECT_EQ(o.effect_params.bw_strength, 1.0f);
   EXPECT_EQ(o.effect_params.popart_grid, 1);
@@ -97,8 +99,12 @@ TEST(ProcessParams, ReadsEveryParameter) {
                                          {"popart_palette", palette},
                                          {"popart_grid", "2x2"},
                                          {"popart_background", "palette"},
-                                         {"dither_method", "atkinson"}}));
+                                         {"dither_method", "atkinson"},
+                                         {"refine", "guided"},
+                                         {"decontaminate", "true"}}));
   const RemoveOptions& o = p.options;
+  EXPECT_EQ(o.refine, RefineMethod::kGuided);
+  EXPECT_TRUE(o.decontaminate);
   EXPECT_EQ(o.effects, (std::vector{Effect::kDither, Effect::kBw}));  // order kept, duplicates once
   EXPECT_EQ(o.format, OutputFormat::kWebp);
   ASSERT_TRUE(o.background.has_value());

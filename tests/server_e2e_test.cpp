@@ -224,6 +224,26 @@ TEST(ServerE2E, ProcessAnswersJsonImagesAndEvents) {
     EXPECT_LE(image.rows, kPhotoHeight);
     EXPECT_LT(image.cols * image.rows, kPhotoWidth * kPhotoHeight) << "the crop is tighter than the photo";
   }
+  {  // the edge stages: timed in timings_ms and observed in the stage histogram; the shape stays
+    auto plain = post_image(c, "/api/v2/process?effects=color&mask=true", photo());
+    auto edges =
+        post_image(c, "/api/v2/process?effects=color&mask=true&refine=guided&decontaminate=true", photo());
+    ASSERT_TRUE(plain && edges);
+    ASSERT_EQ(edges->status, 200) << edges->body.substr(0, 300);
+    const json p = json::parse(plain->body), e = json::parse(edges->body);
+    EXPECT_EQ(p["timings_ms"].value("refine", -1.0), 0.0);
+    EXPECT_GT(e["timings_ms"].value("refine", 0.0), 0.0) << e["timings_ms"];
+    EXPECT_GT(e["timings_ms"].value("decontaminate", 0.0), 0.0) << e["timings_ms"];
+    const auto plain_out = expect_result(p, {"color", "mask"}, kPhotoWidth, kPhotoHeight);
+    const auto edges_out = expect_result(e, {"color", "mask"}, kPhotoWidth, kPhotoHeight);
+    cv::Mat a = plain_out.at("mask"), b = edges_out.at("mask");
+    if (a.channels() > 1) cv::extractChannel(a, a, 0), cv::extractChannel(b, b, 0);
+    EXPECT_GT(cv::norm(a, b, cv::NORM_L1), 0.0) << "refine=guided changed nothing";
+    EXPECT_EQ(cv::countNonZero((a >= 128) != (b >= 128)), 0) << "refinement moved the cut-out's shape";
+    const Samples m = scrape(server);
+    EXPECT_GE(sample(m, "cutout_stage_duration_seconds_count", {{"stage", "refine"}}), 1);
+    EXPECT_GE(sample(m, "cutout_stage_duration_seconds_count", {{"stage", "decontaminate"}}), 1);
+  }
   {  // parameters as form fields: a solid background shows exactly where the mask is 0
     httplib::MultipartFormDataItems items = {{"image", photo(), "person.jpg", "image/jpeg"},
                                              {"effects", "color", "", ""},
@@ -289,10 +309,10 @@ TEST(ServerE2E, ProcessAnswersJsonImagesAndEvents) {
   EXPECT_GT(std::stod(stream_latency), stream_inference_s) << stream_latency;
   expect_timings(stream_line->at("timings_ms"), {"color", "bw"});
   const Samples m = scrape(server);
-  EXPECT_EQ(sample(m, "cutout_outputs_total", {{"effect", "color"}}), 5);
+  EXPECT_EQ(sample(m, "cutout_outputs_total", {{"effect", "color"}}), 7);
   EXPECT_EQ(sample(m, "cutout_outputs_total", {{"effect", "bw"}}), 3);
-  EXPECT_EQ(sample(m, "cutout_outputs_total", {{"effect", "mask"}}), 2);
-  EXPECT_EQ(requests(m, "/api/v2/process", 200), 6);
+  EXPECT_EQ(sample(m, "cutout_outputs_total", {{"effect", "mask"}}), 4);
+  EXPECT_EQ(requests(m, "/api/v2/process", 200), 8);
 }
 
 // Every client error has its status and JSON body, is answered before any inference, and the
@@ -319,10 +339,16 @@ TEST(ServerE2E, BadRequestsGetJsonErrorsAndTheServiceSurvives) {
   for (const char* word : {"sepia", "color", "bw", "popart", "dither"}) {
     EXPECT_NE(unknown_effect.find(word), std::string::npos) << word << " in: " << unknown_effect;
   }
-  const std::vector<std::pair<std::string, std::string>> bad_values = {
-      {"format=gif", "gif"},    {"max_side=0", "max_side"},  {"crop=left", "crop"},
-      {"mask=maybe", "mask"},   {"background=pink", "pink"}, {"response=image", "one output"},
-      {"colour=red", "colour"}, {"stream=yes", "stream"}};
+  const std::vector<std::pair<std::string, std::string>> bad_values = {{"format=gif", "gif"},
+                                                                       {"max_side=0", "max_side"},
+                                                                       {"crop=left", "crop"},
+                                                                       {"mask=maybe", "mask"},
+                                                                       {"background=pink", "pink"},
+                                                                       {"response=image", "one output"},
+                                                                       {"colour=red", "colour"},
+                                                                       {"stream=yes", "stream"},
+                                                                       {"refine=closed-form", "guided"},
+                                                                       {"decontaminate=2", "decontaminate"}};
   for (const auto& [query, word] : bad_values) {
     const std::string message =
         expect_api_error(post_image(c, "/api/v2/process?" + query, jpeg), 400, "bad_request")["error"].value(
@@ -363,7 +389,7 @@ TEST(ServerE2E, BadRequestsGetJsonErrorsAndTheServiceSurvives) {
   EXPECT_EQ(requests(m, "other", 404), 1);
   EXPECT_EQ(requests(m, "/api/v2/process", 405), 1);
   EXPECT_EQ(requests(m, "/healthz", 405), 1);
-  EXPECT_EQ(requests(m, "/api/v2/process", 400), 11);
+  EXPECT_EQ(requests(m, "/api/v2/process", 400), 13);
   EXPECT_EQ(requests(m, "/api/v2/process", 413), 3);
   EXPECT_EQ(requests(m, "/api/v2/process", 422), 3);
   EXPECT_EQ(requests(m, "/api/v2/process", 415), 2);
@@ -380,7 +406,7 @@ TEST(ServerE2E, BadRequestsGetJsonErrorsAndTheServiceSurvives) {
   }
   EXPECT_EQ(logged, (std::map<std::string, int>{{"not_found", 1},
                                                 {"method_not_allowed", 2},
-                                                {"bad_request", 11},
+                                                {"bad_request", 13},
                                                 {"payload_too_large", 1},
                                                 {"image_too_large", 2},
                                                 {"undecodable_image", 3},

@@ -26,9 +26,11 @@ struct BenchArgs {
   int runs = 5;
   std::string format = "png";
   std::string effects;
+  std::string refine{refine_name(kDefaultRefine)};
+  bool decontaminate = kDefaultDecontaminate;
   bool json = false;
   double price_per_hour = 0;
-  std::string arena = "on", mem_pattern = "off", opt_level = "all";
+  std::string arena = "on", mem_pattern = "off", opt_level = "all", spinning = "on";
   std::string compare_model;  // a second model whose bare runs alternate with the first's
   std::string save_optimized, profile;
   ModelOptions model;
@@ -53,9 +55,12 @@ int run_bench(const BenchArgs& args) {
   RemoveOptions options;
   options.format = parse_output_format(args.format);
   if (!args.effects.empty()) options.effects = parse_effect_list(args.effects);
+  options.refine = parse_refine(args.refine);
+  options.decontaminate = args.decontaminate;
   SessionConfig config = args.model.session_config();
   config.cpu_mem_arena = on_off(args.arena, "--ort-arena");
   config.mem_pattern = on_off(args.mem_pattern, "--ort-mem-pattern");
+  config.allow_spinning = on_off(args.spinning, "--ort-spinning");
   config.graph_optimization = parse_graph_optimization(args.opt_level);
   args.model.apply_cv_threads();
 
@@ -93,7 +98,8 @@ int run_bench(const BenchArgs& args) {
     other_first_ms = watch.elapsed_ms();
   }
 
-  std::vector<double> bare, pipeline, decode, preprocess, inference, postprocess, compose, effects, encode;
+  std::vector<double> bare, pipeline, decode, preprocess, inference, postprocess, refine, decontaminate,
+      compose, effects, encode;
   size_t output_bytes = 0;
   for (int i = 0; i < args.runs; ++i) {
     watch.restart();
@@ -110,6 +116,8 @@ int run_bench(const BenchArgs& args) {
     preprocess.push_back(r.timings.preprocess_ms);
     inference.push_back(r.timings.inference_ms);
     postprocess.push_back(r.timings.postprocess_ms);
+    refine.push_back(r.timings.refine_ms);
+    decontaminate.push_back(r.timings.decontaminate_ms);
     compose.push_back(r.timings.compose_ms);
     effects.push_back(r.timings.effects_ms);
     encode.push_back(r.timings.encode_ms);
@@ -131,8 +139,11 @@ int run_bench(const BenchArgs& args) {
         {"runs", args.runs},
         {"format", args.format},
         {"effects", args.effects.empty() ? "color" : args.effects},
+        {"refine", args.refine},
+        {"decontaminate", args.decontaminate},
         {"ort_arena", config.cpu_mem_arena},
         {"ort_mem_pattern", config.mem_pattern},
+        {"ort_spinning", config.allow_spinning},
         {"ort_opt_level", args.opt_level},
         {"model_load_ms", load_ms},
         {"first_inference_ms", first_ms},
@@ -147,6 +158,8 @@ int run_bench(const BenchArgs& args) {
           {"preprocess", median(preprocess)},
           {"inference", median(inference)},
           {"postprocess", median(postprocess)},
+          {"refine", median(refine)},
+          {"decontaminate", median(decontaminate)},
           {"compose", median(compose)},
           {"effects", median(effects)},
           {"encode", median(encode)}}},
@@ -180,10 +193,10 @@ int run_bench(const BenchArgs& args) {
   std::printf("pipeline     median %.0f ms = %.3f x bare run (%s, %zu bytes out)\n", pipeline_ms, ratio,
               args.format.c_str(), output_bytes);
   std::printf(
-      "  stages     decode %.1f, preprocess %.1f, inference %.1f, postprocess %.1f, compose %.1f, "
-      "effects %.1f, encode %.1f ms\n",
-      median(decode), median(preprocess), median(inference), median(postprocess), median(compose),
-      median(effects), median(encode));
+      "  stages     decode %.1f, preprocess %.1f, inference %.1f, postprocess %.1f, refine %.1f, "
+      "decontaminate %.1f, compose %.1f, effects %.1f, encode %.1f ms\n",
+      median(decode), median(preprocess), median(inference), median(postprocess), median(refine),
+      median(decontaminate), median(compose), median(effects), median(encode));
   if (other) {
     const double other_ms = median(other_bare);
     std::printf(
@@ -211,6 +224,11 @@ void add_bench_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--runs", args->runs, "timed runs of each kind")->capture_default_str();
   cmd->add_option("--format", args->format, "output format of the pipeline runs")->capture_default_str();
   cmd->add_option("--effects", args->effects, "effects of the pipeline runs, e.g. color,bw,popart,dither");
+  cmd->add_option("--refine", args->refine, "edge refinement of the pipeline runs: none or guided")
+      ->check(CLI::IsMember(refine_names()))
+      ->capture_default_str();
+  cmd->add_option("--decontaminate", args->decontaminate, "edge colour estimation in the pipeline runs")
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "print JSON");
   cmd->add_option("--price-per-hour", args->price_per_hour,
                   "instance price in USD per hour, to report the cost per image")
@@ -218,6 +236,9 @@ void add_bench_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--ort-arena", args->arena, "ONNX Runtime CPU memory arena: on or off")
       ->capture_default_str();
   cmd->add_option("--ort-mem-pattern", args->mem_pattern, "ONNX Runtime memory pattern: on or off")
+      ->capture_default_str();
+  cmd->add_option("--ort-spinning", args->spinning,
+                  "idle ONNX Runtime threads spin between runs: on or off (`cutout serve` runs with it off)")
       ->capture_default_str();
   cmd->add_option("--ort-opt-level", args->opt_level,
                   "ONNX Runtime graph optimisation: basic, extended or all")

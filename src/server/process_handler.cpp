@@ -146,6 +146,8 @@ class ProcessHandler {
     return {{"queue", job_ ? job_->queue_ms : 0.0},
             {"decode", timings_.decode_ms},
             {"inference", timings_.preprocess_ms + timings_.inference_ms + timings_.postprocess_ms},
+            {"refine", timings_.refine_ms},
+            {"decontaminate", timings_.decontaminate_ms},
             {"effects", effects},
             {"encode", timings_.encode_ms},
             {"total", timings_.total_ms}};
@@ -201,6 +203,8 @@ class ProcessHandler {
     observe("queue", job_->queue_ms);
     observe("decode", timings_.decode_ms);
     observe("inference", timings_.preprocess_ms + timings_.inference_ms + timings_.postprocess_ms);
+    if (params_.options.refine != RefineMethod::kNone) observe("refine", timings_.refine_ms);
+    if (params_.options.decontaminate) observe("decontaminate", timings_.decontaminate_ms);
     observe("effects", timings_.effects_ms);
     observe("encode", timings_.encode_ms);
     observe("total", timings_.total_ms);
@@ -225,7 +229,8 @@ class ProcessHandler {
 ProcessRoute::ProcessRoute(const ServeConfig& config, Engine& engine, MetricsRegistry& metrics,
                            const std::atomic<bool>& draining)
     : config_(config), engine_(engine), metrics_(metrics), draining_(draining) {
-  for (const char* stage : {"queue", "decode", "inference", "effects", "encode", "total"})
+  for (const char* stage :
+       {"queue", "decode", "inference", "refine", "decontaminate", "effects", "encode", "total"})
     stage_histogram(metrics_, stage);
   cold_requests(metrics_);
 }
