@@ -21,9 +21,9 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;  // an input failed, or the command could not do its job
 constexpr int kExitUsage = 2;   // bad command line or option value
 
-// Re-executes the program once with glibc's malloc asked to use transparent huge pages and one
-// arena (GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1), which glibc reads only
-// at exec. First touches of fresh
+// Re-executes the program once with glibc's malloc asked to use transparent huge pages, one arena
+// and to keep freed buffers up to 512 MiB mapped for reuse (GLIBC_TUNABLES, see the .cpp), which
+// glibc reads only at exec. First touches of fresh
 // memory cost ~12 us per 4 KiB page on the VMs we measured: a 12 MP RGBA buffer took 150 ms to
 // fill, 25 ms with huge pages (docs/PERFORMANCE.md). Returns (without exec) when the tunable is
 // already set, CUTOUT_NO_HUGE_PAGES is set, or exec fails. Call first thing in main().
