@@ -78,9 +78,11 @@ bench-server: build
 bench-threads: build
 	@bench/threads_bench.py --build $(BUILD_DIR)
 
-# docs/effects_contact_sheet.png: six eval photos through the four effects.
+# docs/effects_contact_sheet.png: six eval photos through the four effects; and
+# docs/edges_contact_sheet.jpg: hair before and after refine=guided + decontaminate=true.
 contact-sheet: build
 	@scripts/contact_sheet.sh $(BUILD_DIR)
+	@scripts/edges_contact_sheet.sh $(BUILD_DIR)
 
 # docs/screenshots/: the page (desktop, phone) and the dashboard, in Chromium. Look at them.
 screenshots: build
