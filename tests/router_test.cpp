@@ -74,5 +74,13 @@ TEST(Router, ExactMatchesNeedTheWholePath) {
   EXPECT_EQ(router.match("get", "/healthz").handler, nullptr) << "methods are case-sensitive";
 }
 
+TEST(Router, AMatchListsEveryMethodOfItsPath) {
+  const Router router = table();
+  EXPECT_EQ(router.match("OPTIONS", "/s/abc").methods, (std::vector<std::string>{"DELETE", "GET"}));
+  EXPECT_EQ(router.match("GET", "/s/abc").methods, (std::vector<std::string>{"DELETE", "GET"}));
+  EXPECT_EQ(router.match("GET", "/api/v2/process").methods, std::vector<std::string>{"POST"});
+  EXPECT_TRUE(router.match("GET", "/nowhere").methods.empty());
+}
+
 }  // namespace
 }  // namespace cutout::server

@@ -265,6 +265,18 @@ void add_serve_command(CLI::App& app, int& exit_status) {
       ->capture_default_str();
   cmd->add_option("--api-key", c.api_key, "require this key on /api/* (Authorization: Bearer KEY)")
       ->envname("CUTOUT_API_KEY");
+  cmd->add_option(
+         "--cors-origins", c.cors_origins,
+         "origins whose pages may call the API (comma list of scheme://host[:port], or *; default none)")
+      ->envname("CUTOUT_CORS_ORIGINS")
+      ->check([](const std::string& value) {
+        try {
+          server::CorsPolicy{value};
+          return std::string();
+        } catch (const std::invalid_argument& e) {
+          return std::string(e.what());
+        }
+      });
   cmd->add_option("--log-level", c.log_level, "debug, info, warning or error")
       ->envname("CUTOUT_LOG_LEVEL")
       ->capture_default_str();

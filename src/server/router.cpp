@@ -20,19 +20,18 @@ std::string Router::pattern_of(const std::string& path) const {
 Router::Match Router::match(const std::string& method, const std::string& path) const {
   const std::string pattern = pattern_of(path);
   Match m;
-  if (auto it = routes_.find({method, pattern}); it != routes_.end()) {
-    m.handler = &it->second.handler;
-    m.path_known = true;
-    m.endpoint = it->second.label;
-    return m;
-  }
-  for (const auto& [key, route] : routes_) {
+  for (const auto& [key, route] : routes_) {  // ordered by method: `methods` comes out sorted
     if (key.second != pattern) continue;
+    m.methods.push_back(key.first);
+    if (m.path_known) continue;
     m.path_known = true;
     m.endpoint = route.label;
-    return m;
   }
-  m.endpoint = "other";
+  if (auto it = routes_.find({method, pattern}); it != routes_.end()) {
+    m.handler = &it->second.handler;
+    m.endpoint = it->second.label;
+  }
+  if (!m.path_known) m.endpoint = "other";
   return m;
 }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -45,6 +46,7 @@ class Router {
     const RouteHandler* handler = nullptr;  // null: no route for this method and path
     bool path_known = false;                // another method has one: 405 rather than 404
     std::string endpoint;                   // the label; "other" when the path is unknown
+    std::vector<std::string> methods;       // every method the path has, sorted (for Allow and CORS)
   };
   Match match(const std::string& method, const std::string& path) const;
 

@@ -37,7 +37,8 @@ struct ServeConfig {
   double keepalive_timeout_s = 30;
   // ONNX Runtime's idle intra-op threads spin this long before sleeping (0: they never spin).
   int ort_spin_us = 0;
-  std::string api_key;  // CUTOUT_API_KEY: required on /api/* when set
+  std::string api_key;       // CUTOUT_API_KEY: required on /api/* when set
+  std::string cors_origins;  // CUTOUT_CORS_ORIGINS: origins allowed cross-origin ("*", a comma list; "" none)
   std::string log_level = "info";
   std::string trace_project;  // GOOGLE_CLOUD_PROJECT: for logging.googleapis.com/trace
   double price_per_hour = 0;  // instance price, for cost per image (dashboard)

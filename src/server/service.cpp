@@ -88,7 +88,8 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
       logger_(logger),
       process_start_s_(process_start_time_seconds()),
       process_(config, engine, metrics, draining_),
-      sharing_(config, metrics, logger, std::move(share)) {
+      sharing_(config, metrics, logger, std::move(share)),
+      cors_(config.cors_origins) {
   auto bind = [this](HttpResponse (Service::*fn)(HttpRequest&, RequestInfo&)) {
     return [this, fn](HttpRequest& r, RequestInfo& i) { return (this->*fn)(r, i); };
   };
@@ -198,15 +199,19 @@ HttpResponse Service::handle(HttpRequest& request) {
   info.endpoint = route.endpoint;
   HttpResponse response;
   try {
-    if (!route.handler && route.path_known) {
+    if (cors_.is_preflight(request) && route.path_known) {
+      response = cors_.preflight(request, route.methods);  // before the key: preflights carry none
+    } else if (!route.handler && route.path_known) {
       throw ApiException(ApiCode::kMethodNotAllowed, request.method + " is not allowed on " + request.path);
+    } else if (!route.handler) {
+      throw ApiException(not_found("no such endpoint: " + request.path));
+    } else {
+      if (request.path.rfind("/api/", 0) == 0 && !authorized(request)) {
+        rejected_counter(metrics_, api_code_info(ApiCode::kUnauthorized).reason).inc();
+        throw ApiException(ApiCode::kUnauthorized, "missing or wrong API key (Authorization: Bearer KEY)");
+      }
+      response = (*route.handler)(request, info);
     }
-    if (!route.handler) throw ApiException(not_found("no such endpoint: " + request.path));
-    if (request.path.rfind("/api/", 0) == 0 && !authorized(request)) {
-      rejected_counter(metrics_, api_code_info(ApiCode::kUnauthorized).reason).inc();
-      throw ApiException(ApiCode::kUnauthorized, "missing or wrong API key (Authorization: Bearer KEY)");
-    }
-    response = (*route.handler)(request, info);
   } catch (const ApiException& e) {
     response = error_response(e.error(), info);
   } catch (const std::exception& e) {
@@ -214,6 +219,7 @@ HttpResponse Service::handle(HttpRequest& request) {
     response = error_response(api_error_from(e), info);
   }
   response.headers.emplace_back("X-Request-Id", info.request_id);
+  cors_.decorate(request, response);  // errors too: a cross-origin client reads them
   HttpRequestLog http = request_log(request);
   const std::string trace = request.header("X-Cloud-Trace-Context");
   if (!info.stream) {
@@ -246,6 +252,7 @@ HttpResponse Service::transport_error(HttpRequest& request, const ApiError& erro
   }
   HttpResponse response = error_response(error, info);
   response.headers.emplace_back("X-Request-Id", info.request_id);
+  cors_.decorate(request, response);
   HttpRequestLog http = request_log(request);
   http.status = response.status;
   http.response_size = response.body.size();

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "server/api_error.h"
+#include "server/cors.h"
 #include "server/engine.h"
 #include "server/gpu_monitor.h"
 #include "server/http_server.h"
@@ -81,6 +82,7 @@ class Service {
   ProcessRoute process_;
   Sharing sharing_;
   Router router_;
+  const CorsPolicy cors_;
 };
 
 // A random request id (32 hex characters), or the client's X-Request-Id when it is sane.
