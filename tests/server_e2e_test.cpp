@@ -315,6 +315,70 @@ TEST(ServerE2E, ProcessAnswersJsonImagesAndEvents) {
   EXPECT_EQ(requests(m, "/api/v2/process", 200), 8);
 }
 
+// POST /api/v2/render: the photo and the mask a process request returned give the same outputs
+// without the network, in a fraction of the time; a matte that does not fit is refused.
+TEST(ServerE2E, RenderReusesAMatteWithoutTheNetwork) {
+  ServerProcess server;
+  auto c = server.client();
+  const std::string query = "effects=color,popart&popart_palette=mint&mask=true";
+  auto processed = post_image(c, "/api/v2/process?" + query, photo());
+  ASSERT_TRUE(processed);
+  ASSERT_EQ(processed->status, 200) << processed->body.substr(0, 300);
+  const json p = json::parse(processed->body);
+  const std::string mask = base64_decode(p["outputs"]["mask"].value("data", ""));
+  const std::string colour = base64_decode(p["outputs"]["color"].value("data", ""));
+  auto render = [&](const std::string& q, const std::string& matte) {
+    httplib::MultipartFormDataItems items = {{"image", photo(), "person.jpg", "image/jpeg"},
+                                             {"matte", matte, "mask.png", "image/png"}};
+    return c.Post(("/api/v2/render?" + q).c_str(), ua(), items);
+  };
+  auto rendered = render(query, mask);
+  ASSERT_TRUE(rendered);
+  ASSERT_EQ(rendered->status, 200) << rendered->body.substr(0, 300);
+  const json r = json::parse(rendered->body);
+  EXPECT_EQ(r.value("width", 0), kPhotoWidth);
+  EXPECT_EQ(r.value("height", 0), kPhotoHeight);
+  for (const char* name : {"color", "popart", "mask"}) {
+    EXPECT_EQ(r["outputs"][name].value("data", ""), p["outputs"][name].value("data", ""))
+        << name << " differs";
+  }
+  EXPECT_FALSE(r["timings_ms"].contains("inference"));
+  EXPECT_LT(r["timings_ms"].value("total", 1e9), p["timings_ms"].value("inference", 0.0))
+      << "a render costs less than the inference alone";
+  // Another palette and a background: a new poster and cut-out from the same matte.
+  auto again = render("effects=popart&popart_palette=sunset&response=image", mask);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->status, 200) << again->body.substr(0, 300);
+  EXPECT_EQ(again->get_header_value("X-Cutout-Output"), "popart");
+  EXPECT_NE(again->body, base64_decode(p["outputs"]["popart"].value("data", "")));
+  // The colour cut-out itself (RGBA) serves as a matte: its alpha is read.
+  auto from_cutout = render("effects=color", colour);
+  ASSERT_TRUE(from_cutout);
+  ASSERT_EQ(from_cutout->status, 200) << from_cutout->body.substr(0, 300);
+  EXPECT_EQ(json::parse(from_cutout->body)["outputs"]["color"].value("data", ""),
+            p["outputs"]["color"].value("data", ""));
+  // A smaller mask of the same shape (a max_side output) is scaled to the photo.
+  auto small = post_image(c, "/api/v2/process?effects=color&mask=true&max_side=300", photo());
+  ASSERT_TRUE(small);
+  const std::string small_mask = base64_decode(json::parse(small->body)["outputs"]["mask"].value("data", ""));
+  auto scaled = render("effects=color", small_mask);
+  ASSERT_TRUE(scaled);
+  EXPECT_EQ(scaled->status, 200) << scaled->body.substr(0, 300);
+  // Refusals: no matte, another shape, not an image, stream.
+  httplib::MultipartFormDataItems photo_only = {{"image", photo(), "person.jpg", "image/jpeg"}};
+  expect_api_error(c.Post("/api/v2/render", ua(), photo_only), 400, "bad_request");
+  std::vector<uint8_t> square;
+  cv::imencode(".png", cv::Mat(100, 100, CV_8UC1, cv::Scalar(255)), square);
+  const json wrong_shape = expect_api_error(render("effects=color", as_string(square)), 400, "bad_request");
+  const std::string message = wrong_shape["error"].value("message", "");
+  EXPECT_NE(message.find("100x100"), std::string::npos) << message;
+  expect_api_error(render("effects=color", "not an image"), 415, "unsupported_media_type");
+  expect_api_error(render("stream=true", mask), 400, "bad_request");
+  const Samples m = scrape(server);
+  EXPECT_EQ(requests(m, "/api/v2/render", 200), 4);
+  EXPECT_EQ(requests(m, "/api/v2/render", 400), 3);
+}
+
 // Every client error has its status and JSON body, is answered before any inference, and the
 // service keeps serving.
 TEST(ServerE2E, BadRequestsGetJsonErrorsAndTheServiceSurvives) {

@@ -2,7 +2,13 @@
 // by the route and, for streams, by the stream writer, which runs after the route has returned.
 #include "server/process_handler.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <mutex>
+#include <span>
+#include <thread>
+
+#include <opencv2/imgproc.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -44,6 +50,45 @@ Histogram& stage_histogram(MetricsRegistry& metrics, const std::string& stage) {
 
 Counter& cold_requests(MetricsRegistry& metrics) {
   return metrics.counter("cutout_cold_requests_total", "Process requests that waited for the model");
+}
+
+void count_outputs(MetricsRegistry& metrics, const std::vector<NamedOutput>& outputs) {
+  for (const auto& o : outputs) {
+    metrics.counter("cutout_outputs_total", "Outputs made, by effect", {{"effect", o.name}}).inc();
+  }
+}
+
+// The JSON result: `head` and the outputs; the images are base64 strings appended without a JSON
+// re-escape (base64 needs none), since they are megabytes.
+std::string result_body(const nlohmann::json& head, const std::vector<NamedOutput>& outputs) {
+  std::string body = head.dump();
+  body.pop_back();  // the closing brace; outputs follow
+  size_t total = body.size() + 64;
+  for (const auto& o : outputs) total += base64_size(o.image.bytes.size()) + 96;
+  body.reserve(total);
+  body += ",\"outputs\":{";
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const auto& o = outputs[i];
+    body += (i ? ",\"" : "\"") + o.name + "\":{\"mime\":\"" + std::string(output_mime_type(o.image.format)) +
+            "\",\"bytes\":" + std::to_string(o.image.bytes.size()) + ",\"data\":\"";
+    append_base64(o.image.bytes, body);
+    body += "\"}";
+  }
+  body += "}}";
+  return body;
+}
+
+// One output's bytes as the answer, with its name and size in headers (and `extra` ones).
+HttpResponse image_answer(const NamedOutput& o, int width, int height,
+                          std::vector<std::pair<std::string, std::string>> extra) {
+  HttpResponse r;
+  r.content_type = std::string(output_mime_type(o.image.format));
+  r.body.assign(o.image.bytes.begin(), o.image.bytes.end());
+  r.headers = {{"X-Cutout-Output", o.name},
+               {"X-Cutout-Width", std::to_string(width)},
+               {"X-Cutout-Height", std::to_string(height)}};
+  for (auto& h : extra) r.headers.push_back(std::move(h));
+  return r;
 }
 
 }  // namespace
@@ -133,9 +178,7 @@ class ProcessHandler {
     timings_.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start_).count();
     out_width_ = cutout.cols;
     out_height_ = cutout.rows;
-    for (const auto& o : outputs_) {
-      metrics_.counter("cutout_outputs_total", "Outputs made, by effect", {{"effect", o.name}}).inc();
-    }
+    count_outputs(metrics_, outputs_);
     observe_stages();
     return true;
   }
@@ -153,40 +196,21 @@ class ProcessHandler {
             {"total", timings_.total_ms}};
   }
 
-  // The JSON result; the images are base64 strings appended without a JSON re-escape (base64
-  // needs none), since they are megabytes.
   std::string result_json() const {
-    nlohmann::json head = {{"request_id", request_id_}, {"model", engine_.model().name},
-                           {"width", out_width_},       {"height", out_height_},
-                           {"cold_start", cold_},       {"timings_ms", timings_json()}};
-    std::string body = head.dump();
-    body.pop_back();  // the closing brace; outputs follow
-    size_t total = body.size() + 64;
-    for (const auto& o : outputs_) total += base64_size(o.image.bytes.size()) + 96;
-    body.reserve(total);
-    body += ",\"outputs\":{";
-    for (size_t i = 0; i < outputs_.size(); ++i) {
-      const auto& o = outputs_[i];
-      body += (i ? ",\"" : "\"") + o.name + "\":{\"mime\":\"" +
-              std::string(output_mime_type(o.image.format)) +
-              "\",\"bytes\":" + std::to_string(o.image.bytes.size()) + ",\"data\":\"";
-      append_base64(o.image.bytes, body);
-      body += "\"}";
-    }
-    body += "}}";
-    return body;
+    return result_body({{"request_id", request_id_},
+                        {"model", engine_.model().name},
+                        {"width", out_width_},
+                        {"height", out_height_},
+                        {"cold_start", cold_},
+                        {"timings_ms", timings_json()}},
+                       outputs_);
   }
 
   HttpResponse image_response() const {
-    const NamedOutput& o = outputs_.at(0);
-    HttpResponse r;
-    r.content_type = std::string(output_mime_type(o.image.format));
-    r.body.assign(o.image.bytes.begin(), o.image.bytes.end());
-    r.headers = {
-        {"X-Cutout-Model", engine_.model().name},          {"X-Cutout-Output", o.name},
-        {"X-Cutout-Width", std::to_string(out_width_)},    {"X-Cutout-Height", std::to_string(out_height_)},
-        {"X-Cutout-Cold-Start", cold_ ? "true" : "false"}, {"X-Cutout-Timings-Ms", timings_json().dump()}};
-    return r;
+    return image_answer(outputs_.at(0), out_width_, out_height_,
+                        {{"X-Cutout-Model", engine_.model().name},
+                         {"X-Cutout-Cold-Start", cold_ ? "true" : "false"},
+                         {"X-Cutout-Timings-Ms", timings_json().dump()}});
   }
 
   // A refusal, counted under its code's reason (a bug, `internal`, is not a refusal).
@@ -307,6 +331,117 @@ HttpResponse ProcessRoute::operator()(HttpRequest& request, RequestInfo& info) c
       fail(api_error_from(e));  // an ApiException's own error, or what a core error maps to
     }
   };
+  return r;
+}
+
+namespace {
+
+// The matte a client sends back (the `mask` output, or any image of the photo's shape): its alpha
+// when it has transparency (a cut-out PNG), else its grey level; resized to the photo when it has
+// the photo's shape at another size (the mask of a max_side output).
+cv::Mat client_matte(std::string_view bytes, cv::Size photo, uint64_t max_pixels) {
+  DecodedImage decoded;
+  try {
+    DecodeOptions options;
+    options.max_pixels = max_pixels;
+    decoded = decode_image(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), options);
+  } catch (const Error& e) {
+    ApiError error = api_error_from(e);
+    error.message = "matte: " + error.message;
+    throw ApiException(error);
+  }
+  cv::Mat matte;
+  if (decoded.has_alpha && decoded.pixels.channels() == 4) {
+    cv::extractChannel(decoded.pixels, matte, 3);
+  } else {
+    cv::cvtColor(decoded.pixels, matte,
+                 decoded.pixels.channels() == 4 ? cv::COLOR_RGBA2GRAY : cv::COLOR_RGB2GRAY);
+  }
+  if (matte.size() == photo) return matte;
+  // The same shape: width/height equal up to the rounding of one scale factor (a pixel).
+  const int64_t cross =
+      static_cast<int64_t>(matte.cols) * photo.height - static_cast<int64_t>(matte.rows) * photo.width;
+  if (std::abs(cross) > std::max(photo.width, photo.height) || matte.cols < 16 || matte.rows < 16) {
+    throw ApiException(bad_request("the matte is " + std::to_string(matte.cols) + "x" +
+                                   std::to_string(matte.rows) + " and the photo " +
+                                   std::to_string(photo.width) + "x" + std::to_string(photo.height) +
+                                   ": it must be the photo's mask (same size, or the same shape scaled)"));
+  }
+  cv::Mat resized;
+  cv::resize(matte, resized, photo, 0, 0, cv::INTER_LINEAR);
+  return resized;
+}
+
+}  // namespace
+
+RenderRoute::RenderRoute(const ServeConfig& config, MetricsRegistry& metrics,
+                         const std::atomic<bool>& draining)
+    : config_(config),
+      metrics_(metrics),
+      draining_(draining),
+      limit_(std::max(2, 2 * static_cast<int>(std::thread::hardware_concurrency()))) {}
+
+HttpResponse RenderRoute::operator()(HttpRequest& request, RequestInfo& info) const {
+  const auto start = Clock::now();
+  if (draining_) throw ApiException(ApiCode::kNotReady, "the server is shutting down");
+  ProcessParams params = parse_process_params(request, config_.max_output_side, config_.max_pixels, true);
+  const std::string_view photo = image_bytes(request);
+  std::string_view matte_bytes;
+  if (auto f = request.files.find("matte"); f != request.files.end()) {
+    matte_bytes = f->second.content;
+  } else if (auto v = request.form.find("matte"); v != request.form.end()) {
+    matte_bytes = v->second;
+  }
+  if (matte_bytes.empty()) {
+    throw ApiException(
+        bad_request("no matte: send the photo's mask (the mask output of /api/v2/process) "
+                    "as a multipart 'matte' part with the 'image' part"));
+  }
+  // Rendering has no queue of its own: past `limit_` renders at once, refuse rather than pile up.
+  struct Slot {
+    std::atomic<int>& n;
+    ~Slot() { --n; }
+  } slot{active_};
+  if (++active_ > limit_) {
+    rejected_counter(metrics_, api_code_info(ApiCode::kOverloaded).reason).inc();
+    throw ApiException(ApiCode::kOverloaded,
+                       "too many renders at once (" + std::to_string(limit_) + "); retry later", 1);
+  }
+  StageTimings timings;
+  DecodedImage decoded;
+  try {
+    decoded = decode_for_cutout(std::span(reinterpret_cast<const uint8_t*>(photo.data()), photo.size()),
+                                params.options, timings);
+  } catch (const Error& e) {
+    const ApiError error = api_error_from(e);
+    if (const std::string_view reason = api_code_info(error.code).reason; !reason.empty())
+      rejected_counter(metrics_, reason).inc();
+    throw ApiException(error);
+  }
+  cv::Mat matte = client_matte(matte_bytes, decoded.pixels.size(), config_.max_pixels);
+  const cv::Mat cutout = finish_cutout(std::move(decoded), std::move(matte), params.options, timings);
+  const std::vector<NamedOutput> outputs = render_outputs(cutout, params.options, timings);
+  timings.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  count_outputs(metrics_, outputs);
+  nlohmann::json effects = nlohmann::json::object();
+  for (const auto& [effect, ms] : timings.effect_ms) effects[std::string(effect_name(effect))] = ms;
+  const nlohmann::json timings_ms = {{"decode", timings.decode_ms},
+                                     {"refine", timings.refine_ms},
+                                     {"decontaminate", timings.decontaminate_ms},
+                                     {"effects", effects},
+                                     {"encode", timings.encode_ms},
+                                     {"total", timings.total_ms}};
+  info.timings = timings_ms;
+  if (params.image_response) {
+    return image_answer(outputs.at(0), cutout.cols, cutout.rows,
+                        {{"X-Cutout-Timings-Ms", timings_ms.dump()}});
+  }
+  HttpResponse r;
+  r.body = result_body({{"request_id", info.request_id},
+                        {"width", cutout.cols},
+                        {"height", cutout.rows},
+                        {"timings_ms", timings_ms}},
+                       outputs);
   return r;
 }
 

@@ -33,4 +33,22 @@ class ProcessRoute {
   const std::atomic<bool>& draining_;
 };
 
+// POST /api/v2/render (issue 16): the photo and a matte the client already has (the `mask`
+// output), with the process parameters, rendered without the network: decode, edges as asked,
+// effects, encode, on the request's thread. Stateless, so any instance behind a load balancer
+// answers it. At most 2 x cores renders at once; more get 429.
+class RenderRoute {
+ public:
+  RenderRoute(const ServeConfig& config, MetricsRegistry& metrics, const std::atomic<bool>& draining);
+
+  HttpResponse operator()(HttpRequest& request, RequestInfo& info) const;
+
+ private:
+  const ServeConfig& config_;
+  MetricsRegistry& metrics_;
+  const std::atomic<bool>& draining_;
+  const int limit_;
+  mutable std::atomic<int> active_{0};
+};
+
 }  // namespace cutout::server

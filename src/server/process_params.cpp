@@ -44,15 +44,21 @@ int64_t parse_int_param(const std::string& name, const std::string& v, int64_t l
   return n;
 }
 
-ProcessParams parse_process_params(const HttpRequest& request, int max_output_side, uint64_t max_pixels) {
+ProcessParams parse_process_params(const HttpRequest& request, int max_output_side, uint64_t max_pixels,
+                                   bool render) {
+  if (render && request.has_param("stream")) {
+    throw ApiException(bad_request("stream is for /api/v2/process: a render answers at once"));
+  }
   for (const auto& [name, value] : request.query) {
     if (!known_params().count(name)) {
       throw ApiException(bad_request("unknown parameter '" + name + "' (known: " + known_list() + ")"));
     }
   }
   for (const auto& [name, value] : request.form) {
+    if (render && name == "matte") continue;  // a matte sent without a file name: read as a part below
     if (!known_params().count(name)) {
-      throw ApiException(bad_request("unknown field '" + name + "' (known: image, " + known_list() + ")"));
+      throw ApiException(bad_request("unknown field '" + name + "' (known: image, " +
+                                     std::string(render ? "matte, " : "") + known_list() + ")"));
     }
   }
   ProcessParams p;

@@ -15,8 +15,10 @@ struct ProcessParams {
   bool stream = false;          // stream=true: server-sent events
 };
 
-// Throws ApiException(400 bad_request) naming the parameter and the allowed values.
-ProcessParams parse_process_params(const HttpRequest& request, int max_output_side, uint64_t max_pixels);
+// Throws ApiException(400 bad_request) naming the parameter and the allowed values. `render`: for
+// POST /api/v2/render, which also takes a `matte` part and cannot stream.
+ProcessParams parse_process_params(const HttpRequest& request, int max_output_side, uint64_t max_pixels,
+                                   bool render = false);
 
 // An integer parameter in [lo, hi]; else ApiException(400) naming it and the range.
 int64_t parse_int_param(const std::string& name, const std::string& value, int64_t lo, int64_t hi);

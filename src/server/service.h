@@ -80,6 +80,7 @@ class Service {
   const double process_start_s_;
   std::unique_ptr<GpuMonitor> gpu_;  // only when the model runs on a GPU (--device other than cpu)
   ProcessRoute process_;
+  RenderRoute render_;
   Sharing sharing_;
   Router router_;
   const CorsPolicy cors_;
