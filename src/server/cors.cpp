@@ -15,7 +15,10 @@ namespace {
 constexpr const char* kAllowHeaders =
     "Authorization, Content-Type, Accept, X-Api-Key, X-Request-Id, X-Delete-Token";
 constexpr const char* kExposeHeaders =
-    "X-Request-Id, X-Cutout-Output, X-Cutout-Width, X-Cutout-Height, Retry-After, Content-Disposition";
+    "X-Request-Id, X-Cutout-Output, X-Cutout-Width, X-Cutout-Height, Retry-After, Content-Disposition, "
+    "X-Width, "
+    "X-Height, X-Type, X-Foreground-Top, X-Foreground-Left, X-Foreground-Width, X-Foreground-Height, "
+    "X-Credits-Charged";
 constexpr const char* kMaxAgeSeconds = "600";
 
 std::string lower(std::string_view s) {

@@ -142,9 +142,9 @@ class ProcessHandler {
     if (cold_) cold_requests(metrics_).inc();
   }
 
-  // Waits for the matte, renders and encodes; throws ApiException on timeout or model failure.
-  // `on_output` reports each finished output (streams). Returns false if the client left.
-  bool complete(const OutputReadyFn& on_output, const std::function<bool()>& gone) {
+  // Waits for the matte and cuts out (the edge stages, crop and max_side as asked); throws
+  // ApiException on timeout or model failure. Returns false if the client left.
+  bool cut_out(const std::function<bool()>& gone, cv::Mat& cutout) {
     const auto deadline = start_ + std::chrono::milliseconds(config_.request_timeout_ms);
     switch (wait_for(*job_, deadline, gone)) {
       case WaitResult::kDone:
@@ -171,9 +171,16 @@ class ProcessHandler {
     timings_.postprocess_ms = job_->timings.postprocess_ms;
     segmented_ = true;
     if (on_segmented_) on_segmented_();
-    const cv::Mat cutout =
-        finish_cutout(std::move(decoded_), std::move(job_->matte), params_.options, timings_);
+    cutout = finish_cutout(std::move(decoded_), std::move(job_->matte), params_.options, timings_);
     job_->matte.release();
+    return true;
+  }
+
+  // Waits for the matte, renders and encodes; throws ApiException on timeout or model failure.
+  // `on_output` reports each finished output (streams). Returns false if the client left.
+  bool complete(const OutputReadyFn& on_output, const std::function<bool()>& gone) {
+    cv::Mat cutout;
+    if (!cut_out(gone, cutout)) return false;
     outputs_ = render_outputs(cutout, params_.options, timings_, on_output);
     timings_.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start_).count();
     out_width_ = cutout.cols;
@@ -332,6 +339,24 @@ HttpResponse ProcessRoute::operator()(HttpRequest& request, RequestInfo& info) c
     }
   };
   return r;
+}
+
+EngineCutout cut_out_with_engine(const ServeConfig& config, Engine& engine, MetricsRegistry& metrics,
+                                 const RemoveOptions& options, std::string_view bytes,
+                                 const HttpRequest& request, RequestInfo& info) {
+  ProcessParams params;
+  params.options = options;
+  ProcessHandler handler(config, engine, metrics, std::move(params), info.request_id, Clock::now(),
+                         request.client_gone);
+  handler.accept(bytes, info);
+  EngineCutout out;
+  if (!handler.cut_out(handler.client_gone_, out.rgba)) {
+    throw ApiException(ApiCode::kClientGone, "the client left before its result");
+  }
+  out.timings = handler.timings_;
+  out.queue_ms = handler.job_->queue_ms;
+  out.cold_start = handler.cold_;
+  return out;
 }
 
 namespace {

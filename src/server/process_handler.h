@@ -10,6 +10,9 @@
 #pragma once
 
 #include <atomic>
+#include <string_view>
+
+#include "core/pipeline.h"
 
 #include "server/engine.h"
 #include "server/metrics.h"
@@ -32,6 +35,21 @@ class ProcessRoute {
   MetricsRegistry& metrics_;
   const std::atomic<bool>& draining_;
 };
+
+// One photo through the engine as POST /api/v2/process runs it, up to the cut-out: decode on the
+// caller's thread, queue and wait for the matte (bounded by --request-timeout-ms; abandoned if the
+// client leaves), the edge stages, crop and max_side as `options` ask. For other APIs over the
+// same engine (the remove.bg one). Throws ApiException as process does, with the same refusals
+// counted.
+struct EngineCutout {
+  cv::Mat rgba;  // the cut-out, straight alpha
+  StageTimings timings;
+  double queue_ms = 0;
+  bool cold_start = false;
+};
+EngineCutout cut_out_with_engine(const ServeConfig& config, Engine& engine, MetricsRegistry& metrics,
+                                 const RemoveOptions& options, std::string_view bytes,
+                                 const HttpRequest& request, RequestInfo& info);
 
 // POST /api/v2/render (issue 16): the photo and a matte the client already has (the `mask`
 // output), with the process parameters, rendered without the network: decode, edges as asked,

@@ -89,6 +89,7 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
       process_start_s_(process_start_time_seconds()),
       process_(config, engine, metrics, draining_),
       render_(config, metrics, draining_),
+      removebg_(config, engine, metrics, draining_),
       sharing_(config, metrics, logger, std::move(share)),
       cors_(config.cors_origins) {
   auto bind = [this](HttpResponse (Service::*fn)(HttpRequest&, RequestInfo&)) {
@@ -101,6 +102,7 @@ Service::Service(const ServeConfig& config, Engine& engine, MetricsRegistry& met
   router_.add("POST", "/api/v2/warmup", bind(&Service::warmup));
   router_.add("POST", "/api/v2/process", [this](HttpRequest& r, RequestInfo& i) { return process_(r, i); });
   router_.add("POST", "/api/v2/render", [this](HttpRequest& r, RequestInfo& i) { return render_(r, i); });
+  router_.add("POST", "/v1.0/removebg", [this](HttpRequest& r, RequestInfo& i) { return removebg_(r, i); });
   router_.add("GET", "/metrics", bind(&Service::metrics));
   router_.add("GET", "/", bind(&Service::page));
   router_.add("GET", "/dashboard", bind(&Service::page));

@@ -23,6 +23,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/process_handler.h"
+#include "server/removebg.h"
 #include "server/router.h"
 #include "server/serve_config.h"
 #include "server/share_store.h"
@@ -81,6 +82,7 @@ class Service {
   std::unique_ptr<GpuMonitor> gpu_;  // only when the model runs on a GPU (--device other than cpu)
   ProcessRoute process_;
   RenderRoute render_;
+  RemoveBgRoute removebg_;
   Sharing sharing_;
   Router router_;
   const CorsPolicy cors_;
