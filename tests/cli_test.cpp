@@ -79,6 +79,31 @@ TEST_F(CliTest, BatchSkipsABadFileAndSaysSo) {
   EXPECT_NE(err_.find("1 of 3 inputs failed"), std::string::npos) << err_;
 }
 
+// The API's crop=subject, margin and max_side, as flags.
+TEST_F(CliTest, CropMarginAndMaxSide) {
+  const fs::path full = dir_.path() / "full.png", cropped = dir_.path() / "cropped.png",
+                 small = dir_.path() / "small.png";
+  ASSERT_EQ(cutout("remove " + photo_.string() + " -o " + full.string() + " " + model_), 0) << err_;
+  ASSERT_EQ(cutout("remove " + photo_.string() + " -o " + cropped.string() + " --crop subject --margin 0 " +
+                   model_),
+            0)
+      << err_;
+  ASSERT_EQ(cutout("remove " + photo_.string() + " -o " + small.string() + " --max-side 48 " + model_), 0)
+      << err_;
+  const cv::Mat f = cv::imread(full.string(), cv::IMREAD_UNCHANGED);
+  const cv::Mat c = cv::imread(cropped.string(), cv::IMREAD_UNCHANGED);
+  // The crop is the box of the pixels at least 16/255 opaque in the full cut-out.
+  cv::Mat alpha;
+  cv::extractChannel(f, alpha, 3);
+  std::vector<cv::Point> opaque;
+  cv::findNonZero(alpha >= 16, opaque);
+  EXPECT_EQ(c.size(), opaque.empty() ? f.size() : cv::boundingRect(opaque).size());
+  EXPECT_EQ(cv::imread(small.string(), cv::IMREAD_UNCHANGED).size(), cv::Size(48, 32));
+  EXPECT_EQ(cutout("remove " + photo_.string() + " -o " + small.string() + " --crop left " + model_), 2)
+      << err_;
+  EXPECT_NE(err_.find("subject"), std::string::npos) << err_;
+}
+
 // A batch job's tasks: each takes its share of a folder, together they write every output once,
 // log JSON lines with a summary, and a retried task skips what is done.
 TEST_F(CliTest, ShardsSplitAFolderAcrossTasks) {

@@ -1,6 +1,7 @@
 // cutout remove IN... [-o OUTDIR|FILE|-]: cut-outs of a batch of photos, one model load.
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,6 +39,9 @@ struct RemoveArgs {
   std::string progress = "auto";
   bool skip_existing = false;
   uint64_t max_pixels = DecodeOptions{}.max_pixels;
+  std::string crop = "none";  // none or subject, as the API's crop=
+  int margin = 0;             // percent of the subject's size around the crop
+  int max_side = 0;           // longest side of the outputs (0: the photo's)
   ModelOptions model;
 };
 
@@ -233,6 +237,12 @@ int run_remove(const RemoveArgs& args) {
   options.refine = parse_refine(args.refine);
   options.decontaminate = args.decontaminate;
   options.decode.max_pixels = args.max_pixels;
+  if (args.crop != "none" && args.crop != "subject") {
+    throw Error(ErrorCode::kInvalidArgument, "--crop: '" + args.crop + "' (allowed: none, subject)");
+  }
+  options.crop_subject = args.crop == "subject";
+  options.margin_percent = args.margin;
+  options.max_side = args.max_side;
   if (!args.effects.empty()) options.effects = parse_effect_list(args.effects);
   for (const std::string& p : args.params) {
     const size_t eq = p.find('=');
@@ -254,36 +264,99 @@ int run_remove(const RemoveArgs& args) {
   args.model.apply_cv_threads();
   Segmenter segmenter(args.model.descriptor(), args.model.session_config());
 
-  for (size_t i = 0; i < items.size(); ++i) {
-    const BatchItem& item = items[i];
-    report.starting(i, item.input);
+  // Three stages overlap across neighbouring files: reading and decoding file i + 1 and finishing
+  // file i - 1 (edges, effects, encoding, writing) run on threads of their own while file i is
+  // in the network. Reports are made here, on this thread, in input order.
+  struct Stage {
+    size_t index = 0;
+    fs::path base;
+    bool skip = false;
+    DecodedImage decoded;
+    cv::Mat matte;
+    RemoveResult result;
+    std::vector<std::string> written;
+    std::exception_ptr error;
+    Stopwatch watch;
+  };
+  auto prepare = [&](size_t i) {
+    Stage st;
+    st.index = i;
     try {
-      const fs::path base = plan.base_for(item);
-      if (args.skip_existing && !plan.to_stdout() && outputs_exist(plan, base, options)) {
-        report.skipped_existing(item.input);
-        continue;
+      const BatchItem& item = items[i];
+      st.base = plan.base_for(item);
+      if (args.skip_existing && !plan.to_stdout() && outputs_exist(plan, st.base, options)) {
+        st.skip = true;
+        return st;
       }
-      std::vector<uint8_t> bytes = read_input(item.input);
-      RemoveResult result = remove_background(bytes, options, segmenter);
+      const std::vector<uint8_t> bytes = read_input(item.input);
+      st.decoded = decode_for_cutout(bytes, options, st.result.timings);
+      st.result.width = st.decoded.pixels.cols;
+      st.result.height = st.decoded.pixels.rows;
+    } catch (...) {
+      st.error = std::current_exception();
+    }
+    return st;
+  };
+  auto finish = [&](Stage st) {
+    try {
+      const BatchItem& item = items[st.index];
+      const cv::Mat cutout =
+          finish_cutout(std::move(st.decoded), std::move(st.matte), options, st.result.timings);
+      st.result.outputs = render_outputs(cutout, options, st.result.timings);
+      st.result.timings.total_ms = st.watch.elapsed_ms();
       if (plan.to_stdout()) {
-        write_stdout(result.outputs.at(0).image.bytes);
-        continue;
+        write_stdout(st.result.outputs.at(0).image.bytes);
+        return st;
       }
-      std::vector<std::string> written;
-      for (const NamedOutput& out : result.outputs) {
-        const fs::path path = plan.path_for(base, out.name);
+      for (const NamedOutput& out : st.result.outputs) {
+        const fs::path path = plan.path_for(st.base, out.name);
         if (item.from_folder) fs::create_directories(path.parent_path());
         write_file_atomic(path, out.image.bytes);
-        written.push_back(path.string());
+        st.written.push_back(path.string());
       }
-      report.written(item.input, written, result);
-    } catch (const Error& e) {
-      if (e.code() == ErrorCode::kModel) throw;  // the model is broken: no point going on
-      report.failed(item.input, e);
-    } catch (const std::exception& e) {
-      report.failed(item.input, e);
+    } catch (...) {
+      st.error = std::current_exception();
+    }
+    return st;
+  };
+  auto report_done = [&](const Stage& st) {
+    const std::string& input = items[st.index].input;
+    if (st.skip) return report.skipped_existing(input);
+    if (st.error) {
+      try {
+        std::rethrow_exception(st.error);
+      } catch (const std::exception& e) {
+        report.failed(input, e);
+      }
+      return;
+    }
+    if (!plan.to_stdout()) report.written(input, st.written, st.result);
+  };
+
+  std::future<Stage> next = std::async(std::launch::async, prepare, 0);
+  std::future<Stage> finishing;
+  for (size_t i = 0; i < items.size(); ++i) {
+    Stage current = next.get();
+    if (i + 1 < items.size()) next = std::async(std::launch::async, prepare, i + 1);
+    report.starting(i, items[i].input);
+    if (!current.skip && !current.error) {
+      try {
+        current.matte = segmenter.predict_matte(current.decoded.pixels, current.result.timings);
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::kModel) throw;  // the model is broken: no point going on
+        current.error = std::current_exception();
+      } catch (...) {
+        current.error = std::current_exception();
+      }
+    }
+    if (finishing.valid()) report_done(finishing.get());
+    if (current.skip || current.error) {
+      report_done(current);
+    } else {
+      finishing = std::async(std::launch::async, finish, std::move(current));
     }
   }
+  if (finishing.valid()) report_done(finishing.get());
   return report.finish();
 }
 
@@ -319,6 +392,16 @@ void add_remove_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--max-pixels", args->max_pixels,
                   "refuse images with more pixels (checked from the header)")
       ->capture_default_str();
+  cmd->add_option("--crop", args->crop,
+                  "none, or subject: the outputs cropped to the subject (as the API's crop=)")
+      ->capture_default_str();
+  cmd->add_option("--margin", args->margin,
+                  "with --crop subject: a margin of this percent of the subject's size")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  cmd->add_option("--max-side", args->max_side,
+                  "shrink the outputs so that their longest side is at most this")
+      ->check(CLI::Range(1, 65535));
   cmd->add_flag("-q,--quiet", args->quiet, "no progress bar or summary");
   cmd->add_option("--shard", args->shard,
                   "INDEX/COUNT: do only this task's share of the sorted inputs (i % COUNT == INDEX), for "
