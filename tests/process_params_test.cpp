@@ -230,8 +230,8 @@ TEST(ProcessParams, ResponseImageReturnsExactlyOneOutput) {
   EXPECT_TRUE(one.image_response);
   EXPECT_TRUE(
       parse(request({{"response", "image"}, {"effects", "popart"}, {"mask", "false"}})).image_response);
-  EXPECT_EQ(refusal({{"response", "xml"}}), "invalid response 'xml' (allowed: json, image)");
-  EXPECT_EQ(refusal({{"response", "IMAGE"}}), "invalid response 'IMAGE' (allowed: json, image)");
+  EXPECT_EQ(refusal({{"response", "xml"}}), "invalid response 'xml' (allowed: json, image, zip)");
+  EXPECT_EQ(refusal({{"response", "IMAGE"}}), "invalid response 'IMAGE' (allowed: json, image, zip)");
   for (const Params& query : std::vector<Params>{{{"response", "image"}},  // all four effects
                                                  {{"response", "image"}, {"effects", "bw,dither"}},
                                                  {{"response", "image"}, {"effects", "bw"}, {"mask", "1"}}}) {
@@ -241,6 +241,18 @@ TEST(ProcessParams, ResponseImageReturnsExactlyOneOutput) {
   }
   EXPECT_EQ(refusal({{"response", "image"}, {"effects", "bw"}, {"stream", "true"}}),
             "response=image cannot be streamed (stream=true)");
+  EXPECT_TRUE(parse(request({{"response", "zip"}})).zip_response);
+  EXPECT_EQ(refusal({{"response", "zip"}, {"stream", "true"}}),
+            "response=zip cannot be streamed (stream=true)");
+}
+
+TEST(ProcessParams, BlurBackgroundAndItsRadius) {
+  const RemoveOptions o = parse(request({{"background", "blur"}, {"blur_radius", "30"}})).options;
+  EXPECT_TRUE(o.blur_background);
+  EXPECT_FALSE(o.background.has_value());
+  EXPECT_EQ(o.blur_radius, 30);
+  EXPECT_TRUE(contains(refusal({{"blur_radius", "0"}}), "blur_radius"));
+  EXPECT_TRUE(contains(refusal({{"background", "blurry"}}), "blurry"));
 }
 
 TEST(ProcessParams, AnImageAcceptHeaderAsksForTheImage) {

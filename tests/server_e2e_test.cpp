@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <future>
 #include <latch>
 #include <optional>
@@ -377,6 +378,89 @@ TEST(ServerE2E, RenderReusesAMatteWithoutTheNetwork) {
   const Samples m = scrape(server);
   EXPECT_EQ(requests(m, "/api/v2/render", 200), 4);
   EXPECT_EQ(requests(m, "/api/v2/render", 400), 3);
+}
+
+// Backgrounds behind the colour cut-out (portrait-mode blur, a picture) and every output in a zip.
+TEST(ServerE2E, BlurAndPictureBackgroundsAndZip) {
+  ServerProcess server;
+  auto c = server.client();
+  auto plain = post_image(c, "/api/v2/process?effects=color&mask=true", photo());
+  ASSERT_TRUE(plain);
+  ASSERT_EQ(plain->status, 200) << plain->body.substr(0, 300);
+  const json p = json::parse(plain->body);
+  const std::string mask_png = base64_decode(p["outputs"]["mask"].value("data", ""));
+  cv::Mat mask = decode(mask_png), cut = decode(base64_decode(p["outputs"]["color"].value("data", "")));
+  if (mask.channels() > 1) cv::extractChannel(mask, mask, 0);
+  const cv::Mat original = decode(photo());  // BGR
+  ASSERT_EQ(mask.size(), original.size());
+  const cv::Mat clear = mask == 0, opaque = mask == 255;
+  ASSERT_GT(cv::countNonZero(clear), 1000);
+
+  auto blur =
+      post_image(c, "/api/v2/process?effects=color&background=blur&blur_radius=12&response=image", photo());
+  ASSERT_TRUE(blur);
+  ASSERT_EQ(blur->status, 200) << blur->body.substr(0, 300);
+  const cv::Mat blurred = decode(blur->body);
+  ASSERT_EQ(blurred.channels(), 3) << "a picture behind: opaque";
+  // The subject is the cut-out's colour; the background is the photo's, smoothed.
+  cv::Mat cut_bgr;
+  cv::cvtColor(cut, cut_bgr, cv::COLOR_BGRA2BGR);
+  cv::Mat diff;
+  cv::absdiff(blurred, cut_bgr, diff);
+  EXPECT_LE(cv::mean(diff, opaque)[0], 1.0);
+  auto sharpness = [&](const cv::Mat& bgr) {
+    cv::Mat grey, lap;
+    cv::cvtColor(bgr, grey, cv::COLOR_BGR2GRAY);
+    cv::Laplacian(grey, lap, CV_32F);
+    cv::Scalar mean, dev;
+    cv::meanStdDev(lap, mean, dev, clear);
+    return dev[0];
+  };
+  EXPECT_LT(sharpness(blurred), 0.3 * sharpness(original));
+  cv::absdiff(blurred, original, diff);
+  EXPECT_LT(cv::mean(diff, clear)[0], 40.0) << "the blurred photo, not another picture";
+
+  // A picture part: a solid red image shows wherever the cut-out is clear.
+  std::vector<uint8_t> red;
+  cv::imencode(".png", cv::Mat(48, 64, CV_8UC3, cv::Scalar(0, 0, 255)), red);
+  httplib::MultipartFormDataItems items = {{"image", photo(), "person.jpg", "image/jpeg"},
+                                           {"background_image", as_string(red), "red.png", "image/png"},
+                                           {"effects", "color", "", ""},
+                                           {"response", "image", "", ""}};
+  auto pictured = c.Post("/api/v2/process", ua(), items);
+  ASSERT_TRUE(pictured);
+  ASSERT_EQ(pictured->status, 200) << pictured->body.substr(0, 300);
+  const cv::Mat over = decode(pictured->body);
+  cv::Mat is_red;
+  cv::inRange(over, cv::Scalar(0, 0, 255), cv::Scalar(0, 0, 255), is_red);
+  EXPECT_EQ(cv::countNonZero(is_red & clear), cv::countNonZero(clear));
+
+  // response=zip: every output, named by effect; from process and from render.
+  auto zip = post_image(c, "/api/v2/process?effects=color,bw&mask=true&response=zip", photo());
+  ASSERT_TRUE(zip);
+  ASSERT_EQ(zip->status, 200) << zip->body.substr(0, 300);
+  EXPECT_EQ(zip->get_header_value("Content-Type"), "application/zip");
+  const auto file =
+      std::filesystem::temp_directory_path() / ("cutout-e2e-" + std::to_string(getpid()) + ".zip");
+  testing::write_file(file, std::vector<uint8_t>(zip->body.begin(), zip->body.end()));
+  std::string listing;
+  EXPECT_EQ(testing::run_command("/usr/bin/python3 -m zipfile -t " + file.string() +
+                                     " && /usr/bin/python3 -m zipfile -l " + file.string(),
+                                 &listing),
+            0)
+      << listing;
+  for (const char* name : {"color.png", "bw.png", "mask.png"})
+    EXPECT_NE(listing.find(name), std::string::npos) << listing;
+  std::filesystem::remove(file);
+  httplib::MultipartFormDataItems again = {{"image", photo(), "person.jpg", "image/jpeg"},
+                                           {"matte", mask_png, "mask.png", "image/png"}};
+  auto rendered = c.Post("/api/v2/render?effects=popart,dither&response=zip&background=blur", ua(), again);
+  ASSERT_TRUE(rendered);
+  EXPECT_EQ(rendered->status, 200) << rendered->body.substr(0, 300);
+  EXPECT_EQ(rendered->get_header_value("Content-Type"), "application/zip");
+  expect_api_error(post_image(c, "/api/v2/process?response=zip&stream=true", photo()), 400, "bad_request");
+  expect_api_error(post_image(c, "/api/v2/process?background=blur&blur_radius=0", photo()), 400,
+                   "bad_request");
 }
 
 // Every client error has its status and JSON body, is answered before any inference, and the

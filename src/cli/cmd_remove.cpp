@@ -42,6 +42,8 @@ struct RemoveArgs {
   std::string crop = "none";  // none or subject, as the API's crop=
   int margin = 0;             // percent of the subject's size around the crop
   int max_side = 0;           // longest side of the outputs (0: the photo's)
+  int blur_radius = 0;        // --background blur: px (0: 2.5 % of the longest side)
+  std::string background_image;
   ModelOptions model;
 };
 
@@ -232,7 +234,15 @@ bool outputs_exist(const OutputPlan& plan, const fs::path& base, const RemoveOpt
 int run_remove(const RemoveArgs& args) {
   RemoveOptions options;
   options.format = choose_format(args);
-  if (!args.background.empty()) options.background = parse_background(args.background);
+  if (args.background == "blur") {
+    options.blur_background = true;
+    options.blur_radius = args.blur_radius;
+  } else if (!args.background.empty()) {
+    options.background = parse_background(args.background);
+  }
+  if (!args.background_image.empty()) {
+    options.background_image = decode_image(read_input(args.background_image), {}).pixels;
+  }
   options.mask = args.mask;
   options.refine = parse_refine(args.refine);
   options.decontaminate = args.decontaminate;
@@ -272,7 +282,7 @@ int run_remove(const RemoveArgs& args) {
     fs::path base;
     bool skip = false;
     DecodedImage decoded;
-    cv::Mat matte;
+    cv::Mat matte, backdrop;
     RemoveResult result;
     std::vector<std::string> written;
     std::exception_ptr error;
@@ -301,8 +311,8 @@ int run_remove(const RemoveArgs& args) {
     try {
       const BatchItem& item = items[st.index];
       const cv::Mat cutout =
-          finish_cutout(std::move(st.decoded), std::move(st.matte), options, st.result.timings);
-      st.result.outputs = render_outputs(cutout, options, st.result.timings);
+          finish_cutout(std::move(st.decoded), std::move(st.matte), options, st.result.timings, &st.backdrop);
+      st.result.outputs = render_outputs(cutout, options, st.result.timings, {}, st.backdrop);
       st.result.timings.total_ms = st.watch.elapsed_ms();
       if (plan.to_stdout()) {
         write_stdout(st.result.outputs.at(0).image.bytes);
@@ -372,7 +382,8 @@ void add_remove_command(CLI::App& app, int& exit_status) {
                   "output file, folder, or - for stdout (default: <name>.cutout.<ext> here)");
   cmd->add_option("--format", args->format, "png, webp or jpeg (default: from -o's extension, else png)");
   cmd->add_option("--background", args->background,
-                  "transparent, white, black, #RRGGBB or #RRGGBBAA (default: transparent; white for jpeg)");
+                  "transparent, white, black, #RRGGBB, #RRGGBBAA, or blur (the photo blurred behind the "
+                  "colour cut-out) (default: transparent; white for jpeg)");
   cmd->add_option("--effects", args->effects,
                   "comma list of color, bw, popart, dither: one file each, <name>.<effect>.<ext>");
   cmd->add_option(
@@ -399,6 +410,11 @@ void add_remove_command(CLI::App& app, int& exit_status) {
                   "with --crop subject: a margin of this percent of the subject's size")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
+  cmd->add_option("--blur-radius", args->blur_radius,
+                  "--background blur: the blur's radius in px (0: 2.5 % of the longest side)")
+      ->check(CLI::Range(0, 1000));
+  cmd->add_option("--background-image", args->background_image,
+                  "a picture behind the colour cut-out, scaled to cover the photo");
   cmd->add_option("--max-side", args->max_side,
                   "shrink the outputs so that their longest side is at most this")
       ->check(CLI::Range(1, 65535));

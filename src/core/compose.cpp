@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -200,6 +201,22 @@ cv::Mat flatten(const cv::Mat& rgba, Rgba bg) {
   const std::vector<uint8_t> opaque_row(static_cast<size_t>(rgba.cols), 255);
   return composite_rows(
       rgba, [&](int) { return opaque_row.data(); }, bg);
+}
+
+cv::Mat cover_fit(const cv::Mat& photo, cv::Size size) {
+  const double scale =
+      std::max(static_cast<double>(size.width) / photo.cols, static_cast<double>(size.height) / photo.rows);
+  cv::Mat scaled;
+  cv::resize(photo, scaled,
+             {std::max(size.width, static_cast<int>(std::ceil(photo.cols * scale))),
+              std::max(size.height, static_cast<int>(std::ceil(photo.rows * scale)))},
+             0, 0, cv::INTER_AREA);
+  const cv::Rect crop((scaled.cols - size.width) / 2, (scaled.rows - size.height) / 2, size.width,
+                      size.height);
+  if (scaled.channels() == 3) return scaled(crop).clone();
+  cv::Mat rgb;
+  cv::cvtColor(scaled(crop), rgb, cv::COLOR_RGBA2RGB);
+  return rgb;
 }
 
 }  // namespace cutout

@@ -40,4 +40,7 @@ cv::Mat shrink_rgba(const cv::Mat& rgba, cv::Size size);
 // RGBA for a translucent one, a copy for a transparent one.
 cv::Mat flatten(const cv::Mat& rgba, Rgba background);
 
+// `photo` (8-bit RGB or RGBA) scaled to cover `size` and centre cropped, RGB: a background picture.
+cv::Mat cover_fit(const cv::Mat& photo, cv::Size size);
+
 }  // namespace cutout

@@ -60,9 +60,56 @@ cv::Rect subject_box(const cv::Mat& rgba, int margin_percent) {
 
 }  // namespace
 
-cv::Mat finish_cutout(DecodedImage decoded, cv::Mat matte, const RemoveOptions& options, StageTimings& t) {
+cv::Mat blurred_backdrop(const cv::Mat& rgba, const cv::Mat& matte, int radius) {
+  const int longest = std::max(rgba.cols, rgba.rows);
+  if (radius <= 0) radius = std::max(1, static_cast<int>(std::lround(0.025 * longest)));
+  // At a resolution where the radius is about 4 px: a large blur costs little there.
+  const double k = std::min(1.0, 4.0 / radius);
+  const cv::Size small(std::max(1, static_cast<int>(std::lround(rgba.cols * k))),
+                       std::max(1, static_cast<int>(std::lround(rgba.rows * k))));
+  cv::Mat colour, weight;
+  cv::cvtColor(rgba, colour, cv::COLOR_RGBA2RGB);
+  colour.convertTo(colour, CV_32FC3, 1.0 / 255);
+  matte.convertTo(weight, CV_32F, -1.0 / 255, 1.0);  // 1 - alpha: the background's share
+  cv::resize(colour, colour, small, 0, 0, cv::INTER_AREA);
+  cv::resize(weight, weight, small, 0, 0, cv::INTER_AREA);
+  const double sigma = std::max(0.5, radius * k / 2.0);
+  cv::Mat weighted, plain;
+  std::vector<cv::Mat> w3(3, weight);
+  cv::Mat weight3;
+  cv::merge(w3, weight3);
+  cv::GaussianBlur(colour.mul(weight3), weighted, {0, 0}, sigma);
+  cv::GaussianBlur(weight, weight, {0, 0}, sigma);
+  cv::GaussianBlur(colour, plain, {0, 0}, sigma);
+  // Where hardly any background is near (deep inside the subject), the plain blur.
+  weighted.forEach<cv::Vec3f>([&](cv::Vec3f& px, const int* pos) {
+    const float w = weight.at<float>(pos[0], pos[1]);
+    const cv::Vec3f p = plain.at<cv::Vec3f>(pos[0], pos[1]);
+    const float t = std::min(1.0f, w / 0.05f);
+    px = w > 1e-4f ? (px / w) * t + p * (1.0f - t) : p;
+  });
+  cv::Mat out;
+  cv::resize(weighted, out, rgba.size(), 0, 0, cv::INTER_LINEAR);
+  out.convertTo(out, CV_8UC3, 255.0);
+  return out;
+}
+
+cv::Mat over_picture(const cv::Mat& rgba, const cv::Mat& picture) {
+  cv::Mat out(rgba.size(), CV_8UC3);
+  out.forEach<cv::Vec3b>([&](cv::Vec3b& px, const int* pos) {
+    const cv::Vec4b f = rgba.at<cv::Vec4b>(pos[0], pos[1]);
+    const cv::Vec3b b = picture.at<cv::Vec3b>(pos[0], pos[1]);
+    for (int c = 0; c < 3; ++c) px[c] = static_cast<uint8_t>((f[c] * f[3] + b[c] * (255 - f[3]) + 127) / 255);
+  });
+  return out;
+}
+
+cv::Mat finish_cutout(DecodedImage decoded, cv::Mat matte, const RemoveOptions& options, StageTimings& t,
+                      cv::Mat* backdrop) {
   Stopwatch watch;
   cv::Mat cutout = std::move(decoded.pixels);
+  cv::Mat behind;  // the blurred photo, made before the cut-out zeroes its invisible colour
+  if (options.blur_background && backdrop) behind = blurred_backdrop(cutout, matte, options.blur_radius);
   if (options.refine != RefineMethod::kNone || options.decontaminate) {
     const EdgeGrid grid = make_edge_grid(cutout);
     refine_matte(cutout, grid, matte, options.refine);
@@ -73,20 +120,31 @@ cv::Mat finish_cutout(DecodedImage decoded, cv::Mat matte, const RemoveOptions& 
     }
   }
   cut_out_in_place(cutout, matte);
-  if (options.crop_subject) cutout = cutout(subject_box(cutout, options.margin_percent)).clone();
+  if (options.crop_subject) {
+    const cv::Rect box = subject_box(cutout, options.margin_percent);
+    cutout = cutout(box).clone();
+    if (!behind.empty()) behind = behind(box).clone();
+  }
   const int longest = std::max(cutout.cols, cutout.rows);
   if (options.max_side > 0 && longest > options.max_side) {
     const double scale = static_cast<double>(options.max_side) / longest;
-    cutout = shrink_rgba(cutout, {std::max(1, static_cast<int>(std::lround(cutout.cols * scale))),
-                                  std::max(1, static_cast<int>(std::lround(cutout.rows * scale)))});
+    const cv::Size size(std::max(1, static_cast<int>(std::lround(cutout.cols * scale))),
+                        std::max(1, static_cast<int>(std::lround(cutout.rows * scale))));
+    cutout = shrink_rgba(cutout, size);
+    if (!behind.empty()) cv::resize(behind, behind, size, 0, 0, cv::INTER_AREA);
   }
+  if (backdrop) *backdrop = behind;
   t.compose_ms += watch.elapsed_ms();
   return cutout;
 }
 
 std::vector<NamedOutput> render_outputs(const cv::Mat& cutout, const RemoveOptions& options, StageTimings& t,
-                                        const OutputReadyFn& on_ready) {
+                                        const OutputReadyFn& on_ready, const cv::Mat& backdrop) {
   const Rgba background = effective_background(options);
+  cv::Mat picture = backdrop;
+  if (picture.empty() && !options.background_image.empty()) {
+    picture = cover_fit(options.background_image, cutout.size());
+  }
   const std::vector<Effect> effects =
       options.effects.empty() ? std::vector<Effect>{Effect::kColor} : options.effects;
   const size_t n = effects.size() + (options.mask ? 1 : 0);
@@ -100,10 +158,16 @@ std::vector<NamedOutput> render_outputs(const cv::Mat& cutout, const RemoveOptio
       cv::extractChannel(cutout, alpha, 3);
       outputs[i] = {"mask", encode_image(alpha, OutputFormat::kPng, options.encode)};
     } else {
-      const EffectImage image = apply_effect(effects[i], cutout, options.effect_params);
-      render_ms[i] = watch.lap_ms();
-      outputs[i] = {std::string(effect_name(effects[i])),
-                    encode_effect_image(image, options.format, background, options.encode)};
+      const std::string name(effect_name(effects[i]));
+      if (effects[i] == Effect::kColor && !picture.empty()) {
+        const cv::Mat over = over_picture(cutout, picture);
+        render_ms[i] = watch.lap_ms();
+        outputs[i] = {name, encode_image(over, options.format, options.encode)};
+      } else {
+        const EffectImage image = apply_effect(effects[i], cutout, options.effect_params);
+        render_ms[i] = watch.lap_ms();
+        outputs[i] = {name, encode_effect_image(image, options.format, background, options.encode)};
+      }
     }
     encode_ms[i] = watch.lap_ms();
     if (on_ready) on_ready(outputs[i].name, render_ms[i] + encode_ms[i]);
@@ -129,8 +193,9 @@ RemoveResult remove_background(std::span<const uint8_t> bytes, const RemoveOptio
   result.width = decoded.pixels.cols;
   result.height = decoded.pixels.rows;
   cv::Mat matte = predictor.predict_matte(decoded.pixels, t);
-  const cv::Mat cutout = finish_cutout(std::move(decoded), std::move(matte), options, t);
-  result.outputs = render_outputs(cutout, options, t);
+  cv::Mat backdrop;
+  const cv::Mat cutout = finish_cutout(std::move(decoded), std::move(matte), options, t, &backdrop);
+  result.outputs = render_outputs(cutout, options, t, {}, backdrop);
   t.total_ms = total.elapsed_ms();
   return result;
 }

@@ -63,6 +63,12 @@ struct RemoveOptions {
   // that no trace of the old background shows on a new one; every output is rendered from it.
   bool decontaminate = kDefaultDecontaminate;
   bool mask = false;  // also return the cut-out's alpha as an 8-bit grey PNG, named "mask"
+  // A picture behind the colour cut-out (the other effects keep `background`): the photo itself,
+  // blurred with the subject left out (portrait mode; blur_radius in the photo's pixels, 0: 2.5 %
+  // of its longest side), or background_image (8-bit RGB or RGBA), scaled to cover and centred.
+  bool blur_background = false;
+  int blur_radius = 0;
+  cv::Mat background_image;
   // Longest side of the outputs in pixels (0: the photo's own size); outputs are only shrunk.
   int max_side = 0;
   // Crop the outputs to the subject: the tight box around alpha >= 16 (a fainter haze is not the
@@ -107,12 +113,25 @@ DecodedImage decode_for_cutout(std::span<const uint8_t> bytes, const RemoveOptio
                                StageTimings& timings);
 // Refines the matte and decontaminates the colour as asked, applies the matte to the decoded
 // RGBA pixels in place, then crops and shrinks as asked.
+// With blur_background and `backdrop`, also the blurred photo for render_outputs, cropped and
+// shrunk as the cut-out is.
 cv::Mat finish_cutout(DecodedImage decoded, cv::Mat matte, const RemoveOptions& options,
-                      StageTimings& timings);
+                      StageTimings& timings, cv::Mat* backdrop = nullptr);
 // Renders and encodes every output (effects, then the mask) in parallel: each output on a thread
 // of its own (std::async), the first on the calling thread. Returns, or throws the exception of
 // the first output (in output order) that failed, once all are done.
+// `backdrop` (finish_cutout's, RGB of the cut-out's size) goes behind the colour output; without
+// one, options.background_image does.
 std::vector<NamedOutput> render_outputs(const cv::Mat& cutout, const RemoveOptions& options,
-                                        StageTimings& timings, const OutputReadyFn& on_ready = {});
+                                        StageTimings& timings, const OutputReadyFn& on_ready = {},
+                                        const cv::Mat& backdrop = cv::Mat());
+
+// The photo (8-bit RGBA) blurred behind its subject: a Gaussian of `radius` px (0: 2.5 % of the
+// longest side) of the background alone (weighted by 1 - alpha of `matte`), so the subject's
+// colours do not smear into it. RGB.
+cv::Mat blurred_backdrop(const cv::Mat& rgba, const cv::Mat& matte, int radius);
+
+// `rgba` (straight alpha) over an RGB picture of its size: RGB.
+cv::Mat over_picture(const cv::Mat& rgba, const cv::Mat& picture);
 
 }  // namespace cutout

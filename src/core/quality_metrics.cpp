@@ -150,22 +150,6 @@ cv::Mat nearest_opaque_colour(const cv::Mat& photo, const cv::Mat& alpha) {
   return rgb;
 }
 
-cv::Mat cover_fit(const cv::Mat& photo, cv::Size size) {
-  const double scale =
-      std::max(static_cast<double>(size.width) / photo.cols, static_cast<double>(size.height) / photo.rows);
-  cv::Mat scaled;
-  cv::resize(photo, scaled,
-             {std::max(size.width, static_cast<int>(std::ceil(photo.cols * scale))),
-              std::max(size.height, static_cast<int>(std::ceil(photo.rows * scale)))},
-             0, 0, cv::INTER_AREA);
-  const cv::Rect crop((scaled.cols - size.width) / 2, (scaled.rows - size.height) / 2, size.width,
-                      size.height);
-  if (scaled.channels() == 3) return scaled(crop).clone();
-  cv::Mat rgb;
-  cv::cvtColor(scaled(crop), rgb, cv::COLOR_RGBA2RGB);
-  return rgb;
-}
-
 double foreground_error(const cv::Mat& estimate, const cv::Mat& truth, const cv::Mat& alpha) {
   check_colour(estimate, alpha);
   check_colour(truth, alpha);

@@ -14,6 +14,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "core/compose.h"  // cover_fit, for the backgrounds of composites
+
 namespace cutout {
 
 struct MatteScore {
@@ -48,10 +50,6 @@ cv::Mat transition_band(const cv::Mat& ground_truth, int band_px = 10);
 // I = alpha F + (1 - alpha) B of a photo F with its true alpha on a background B, rounded; F and B
 // 8-bit RGB or RGBA (colour only) of the same size, alpha CV_8UC1. Returns RGB.
 cv::Mat composite_onto(const cv::Mat& foreground, const cv::Mat& alpha, const cv::Mat& background);
-
-// A background for such a composite: `photo` (8-bit RGB or RGBA) scaled to cover `size`, centre
-// cropped, RGB.
-cv::Mat cover_fit(const cv::Mat& photo, cv::Size size);
 
 // A foreground whose colour is exactly known everywhere: the photo where `alpha` is 255, and at
 // every other pixel the colour of the nearest opaque one (8-bit RGB out). A photo's own soft pixels

@@ -17,6 +17,7 @@
 #include "server/api_error.h"
 #include "server/base64.h"
 #include "server/process_params.h"
+#include "server/removebg.h"
 
 namespace cutout::server {
 namespace {
@@ -76,6 +77,21 @@ std::string result_body(const nlohmann::json& head, const std::vector<NamedOutpu
   }
   body += "}}";
   return body;
+}
+
+// Every output in one ZIP archive, <name>.<ext> each (response=zip).
+HttpResponse zip_answer(const std::vector<NamedOutput>& outputs, int width, int height) {
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> files;
+  for (const auto& o : outputs)
+    files.emplace_back(o.name + "." + std::string(output_extension(o.image.format)), o.image.bytes);
+  const std::vector<uint8_t> zip = zip_stored(files);
+  HttpResponse r;
+  r.content_type = "application/zip";
+  r.body.assign(zip.begin(), zip.end());
+  r.headers = {{"Content-Disposition", "attachment; filename=\"cutout.zip\""},
+               {"X-Cutout-Width", std::to_string(width)},
+               {"X-Cutout-Height", std::to_string(height)}};
+  return r;
 }
 
 // One output's bytes as the answer, with its name and size in headers (and `extra` ones).
@@ -171,7 +187,8 @@ class ProcessHandler {
     timings_.postprocess_ms = job_->timings.postprocess_ms;
     segmented_ = true;
     if (on_segmented_) on_segmented_();
-    cutout = finish_cutout(std::move(decoded_), std::move(job_->matte), params_.options, timings_);
+    cutout =
+        finish_cutout(std::move(decoded_), std::move(job_->matte), params_.options, timings_, &backdrop_);
     job_->matte.release();
     return true;
   }
@@ -181,7 +198,7 @@ class ProcessHandler {
   bool complete(const OutputReadyFn& on_output, const std::function<bool()>& gone) {
     cv::Mat cutout;
     if (!cut_out(gone, cutout)) return false;
-    outputs_ = render_outputs(cutout, params_.options, timings_, on_output);
+    outputs_ = render_outputs(cutout, params_.options, timings_, on_output, backdrop_);
     timings_.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start_).count();
     out_width_ = cutout.cols;
     out_height_ = cutout.rows;
@@ -251,6 +268,7 @@ class ProcessHandler {
   std::function<void()> on_segmented_;
   StageTimings timings_;
   DecodedImage decoded_;
+  cv::Mat backdrop_;  // background=blur: the blurred photo
   std::shared_ptr<InferenceJob> job_;
   std::vector<NamedOutput> outputs_;
   bool cold_ = false, segmented_ = false;
@@ -284,6 +302,8 @@ HttpResponse ProcessRoute::operator()(HttpRequest& request, RequestInfo& info) c
     }
     info.timings = handler->timings_json();
     if (handler->params_.image_response) return handler->image_response();
+    if (handler->params_.zip_response)
+      return zip_answer(handler->outputs_, handler->out_width_, handler->out_height_);
     HttpResponse r;
     r.body = handler->result_json();
     return r;
@@ -444,8 +464,10 @@ HttpResponse RenderRoute::operator()(HttpRequest& request, RequestInfo& info) co
     throw ApiException(error);
   }
   cv::Mat matte = client_matte(matte_bytes, decoded.pixels.size(), config_.max_pixels);
-  const cv::Mat cutout = finish_cutout(std::move(decoded), std::move(matte), params.options, timings);
-  const std::vector<NamedOutput> outputs = render_outputs(cutout, params.options, timings);
+  cv::Mat backdrop;
+  const cv::Mat cutout =
+      finish_cutout(std::move(decoded), std::move(matte), params.options, timings, &backdrop);
+  const std::vector<NamedOutput> outputs = render_outputs(cutout, params.options, timings, {}, backdrop);
   timings.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   count_outputs(metrics_, outputs);
   nlohmann::json effects = nlohmann::json::object();
@@ -457,6 +479,7 @@ HttpResponse RenderRoute::operator()(HttpRequest& request, RequestInfo& info) co
                                      {"encode", timings.encode_ms},
                                      {"total", timings.total_ms}};
   info.timings = timings_ms;
+  if (params.zip_response) return zip_answer(outputs, cutout.cols, cutout.rows);
   if (params.image_response) {
     return image_answer(outputs.at(0), cutout.cols, cutout.rows,
                         {{"X-Cutout-Timings-Ms", timings_ms.dump()}});

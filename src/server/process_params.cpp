@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <set>
+#include <span>
 
 #include "core/error.h"
 #include "server/api_error.h"
@@ -12,8 +13,8 @@ namespace {
 
 const std::set<std::string>& known_params() {
   static const std::set<std::string> names = [] {
-    std::set<std::string> n = {"effects", "format", "background",    "max_side", "crop",  "margin",
-                               "mask",    "refine", "decontaminate", "response", "stream"};
+    std::set<std::string> n = {"effects", "format", "background",    "max_side", "crop",   "margin",
+                               "mask",    "refine", "decontaminate", "response", "stream", "blur_radius"};
     for (const auto& p : effect_param_names()) n.insert(p);
     return n;
   }();
@@ -67,7 +68,13 @@ ProcessParams parse_process_params(const HttpRequest& request, int max_output_si
   try {
     o.effects = request.has_param("effects") ? parse_effect_list(request.param("effects")) : all_effects();
     if (request.has_param("format")) o.format = parse_output_format(request.param("format"));
-    if (request.has_param("background")) o.background = parse_background(request.param("background"));
+    if (request.has_param("background")) {
+      if (request.param("background") == "blur") {
+        o.blur_background = true;
+      } else {
+        o.background = parse_background(request.param("background"));
+      }
+    }
     if (request.has_param("refine")) o.refine = parse_refine(request.param("refine"));
     for (const auto& name : effect_param_names()) {
       if (request.has_param(name)) set_effect_param(o.effect_params, name, request.param(name));
@@ -87,6 +94,23 @@ ProcessParams parse_process_params(const HttpRequest& request, int max_output_si
     }
     o.crop_subject = crop == "subject";
   }
+  if (request.has_param("blur_radius")) {
+    o.blur_radius = static_cast<int>(parse_int_param("blur_radius", request.param("blur_radius"), 1, 1000));
+  }
+  if (auto it = request.files.find("background_image"); it != request.files.end()) {
+    try {
+      DecodeOptions d;
+      d.max_pixels = max_pixels;
+      o.background_image = decode_image(std::span(reinterpret_cast<const uint8_t*>(it->second.content.data()),
+                                                  it->second.content.size()),
+                                        d)
+                               .pixels;
+    } catch (const Error& e) {
+      ApiError error = api_error_from(e);
+      error.message = "background_image: " + error.message;
+      throw ApiException(error);
+    }
+  }
   if (request.has_param("margin"))
     o.margin_percent = static_cast<int>(parse_int_param("margin", request.param("margin"), 0, 100));
   if (request.has_param("mask")) o.mask = parse_bool("mask", request.param("mask"));
@@ -96,10 +120,13 @@ ProcessParams parse_process_params(const HttpRequest& request, int max_output_si
 
   if (request.has_param("response")) {
     const std::string r = request.param("response");
-    if (r != "json" && r != "image") {
-      throw ApiException(bad_request("invalid response '" + r + "' (allowed: json, image)"));
+    if (r != "json" && r != "image" && r != "zip") {
+      throw ApiException(bad_request("invalid response '" + r + "' (allowed: json, image, zip)"));
     }
     p.image_response = r == "image";
+    p.zip_response = r == "zip";
+    if (p.zip_response && p.stream)
+      throw ApiException(bad_request("response=zip cannot be streamed (stream=true)"));
   } else {
     const std::string accept = request.header("Accept");
     p.image_response = accept.rfind("image/", 0) == 0;

@@ -13,6 +13,7 @@ struct ProcessParams {
   RemoveOptions options;        // effects (default: all four), format, background, max_side, crop, mask
   bool image_response = false;  // response=image (or Accept: image/*): one output's bytes
   bool stream = false;          // stream=true: server-sent events
+  bool zip_response = false;    // response=zip: every output in one ZIP archive
 };
 
 // Throws ApiException(400 bad_request) naming the parameter and the allowed values. `render`: for
