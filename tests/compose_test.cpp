@@ -148,4 +148,18 @@ TEST(PixelMath, MulDiv255IsExactForEveryPairOfBytes) {
 }
 
 }  // namespace
+TEST(DropShadow, SoftAndBelowRightOfTheSubjectWhichStaysAsItWas) {
+  cv::Mat rgba(200, 200, CV_8UC4, cv::Scalar(0, 0, 0, 0));
+  rgba(cv::Rect(50, 50, 60, 60)).setTo(cv::Scalar(200, 100, 50, 255));
+  const cv::Mat out = with_drop_shadow(rgba);
+  EXPECT_EQ(out.at<cv::Vec4b>(80, 80), cv::Vec4b(200, 100, 50, 255));  // the subject
+  const cv::Vec4b below = out.at<cv::Vec4b>(112, 80), above = out.at<cv::Vec4b>(47, 80);
+  EXPECT_GT(below[3], 30);   // 2 % of 200 = 4 px down: the shadow shows under the bottom edge
+  EXPECT_LE(below[3], 128);  // at most the opacity, 0.5
+  EXPECT_EQ(below[0], 0);    // black
+  EXPECT_LT(above[3], below[3]);
+  EXPECT_EQ(out.at<cv::Vec4b>(5, 5)[3], 0);  // far away: clear
+  EXPECT_THROW(with_drop_shadow(cv::Mat(4, 4, CV_8UC3)), Error);
+}
+
 }  // namespace cutout

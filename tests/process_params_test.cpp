@@ -253,6 +253,10 @@ TEST(ProcessParams, BlurBackgroundAndItsRadius) {
   EXPECT_EQ(o.blur_radius, 30);
   EXPECT_TRUE(contains(refusal({{"blur_radius", "0"}}), "blur_radius"));
   EXPECT_TRUE(contains(refusal({{"background", "blurry"}}), "blurry"));
+  EXPECT_TRUE(contains(refusal({{"background", "blurry"}}), "blur"));
+  EXPECT_TRUE(parse(request({{"shadow", "true"}})).options.shadow);
+  EXPECT_FALSE(parse(request({})).options.shadow);
+  EXPECT_TRUE(contains(refusal({{"shadow", "soft"}}), "shadow"));
 }
 
 TEST(ProcessParams, AnImageAcceptHeaderAsksForTheImage) {

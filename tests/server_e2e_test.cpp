@@ -435,6 +435,19 @@ TEST(ServerE2E, BlurAndPictureBackgroundsAndZip) {
   cv::inRange(over, cv::Scalar(0, 0, 255), cv::Scalar(0, 0, 255), is_red);
   EXPECT_EQ(cv::countNonZero(is_red & clear), cv::countNonZero(clear));
 
+  // shadow=true: the subject as it was, a soft dark shadow on some of the clear pixels.
+  auto shadowed = post_image(c, "/api/v2/process?effects=color&shadow=true&response=image", photo());
+  ASSERT_TRUE(shadowed);
+  ASSERT_EQ(shadowed->status, 200) << shadowed->body.substr(0, 300);
+  const cv::Mat with_shadow = decode(shadowed->body);
+  ASSERT_EQ(with_shadow.channels(), 4);
+  std::vector<cv::Mat> planes;
+  cv::split(with_shadow, planes);
+  const int shaded = cv::countNonZero((planes[3] > 0) & clear);
+  EXPECT_GT(shaded, 100) << "no shadow on the clear pixels";
+  EXPECT_LT(shaded, cv::countNonZero(clear)) << "the shadow covers everything";
+  EXPECT_LE(cv::mean(planes[3], clear)[0], 128.0);
+
   // response=zip: every output, named by effect; from process and from render.
   auto zip = post_image(c, "/api/v2/process?effects=color,bw&mask=true&response=zip", photo());
   ASSERT_TRUE(zip);

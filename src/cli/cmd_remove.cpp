@@ -43,6 +43,7 @@ struct RemoveArgs {
   int margin = 0;             // percent of the subject's size around the crop
   int max_side = 0;           // longest side of the outputs (0: the photo's)
   int blur_radius = 0;        // --background blur: px (0: 2.5 % of the longest side)
+  bool shadow = false;
   std::string background_image;
   ModelOptions model;
 };
@@ -240,6 +241,7 @@ int run_remove(const RemoveArgs& args) {
   } else if (!args.background.empty()) {
     options.background = parse_background(args.background);
   }
+  options.shadow = args.shadow;
   if (!args.background_image.empty()) {
     options.background_image = decode_image(read_input(args.background_image), {}).pixels;
   }
@@ -413,6 +415,7 @@ void add_remove_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--blur-radius", args->blur_radius,
                   "--background blur: the blur's radius in px (0: 2.5 % of the longest side)")
       ->check(CLI::Range(0, 1000));
+  cmd->add_flag("--shadow", args->shadow, "a soft drop shadow under the colour cut-out");
   cmd->add_option("--background-image", args->background_image,
                   "a picture behind the colour cut-out, scaled to cover the photo");
   cmd->add_option("--max-side", args->max_side,

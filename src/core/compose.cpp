@@ -203,6 +203,32 @@ cv::Mat flatten(const cv::Mat& rgba, Rgba bg) {
       rgba, [&](int) { return opaque_row.data(); }, bg);
 }
 
+cv::Mat with_drop_shadow(const cv::Mat& rgba, double opacity) {
+  if (rgba.type() != CV_8UC4) throw Error(ErrorCode::kInternal, "with_drop_shadow: image must be RGBA");
+  const double longest = std::max(rgba.cols, rgba.rows);
+  cv::Mat alpha;
+  cv::extractChannel(rgba, alpha, 3);
+  const cv::Mat shift =
+      (cv::Mat_<double>(2, 3) << 1, 0, std::round(0.01 * longest), 0, 1, std::round(0.02 * longest));
+  cv::Mat shadow;
+  cv::warpAffine(alpha, shadow, shift, alpha.size(), cv::INTER_NEAREST, cv::BORDER_CONSTANT, cv::Scalar(0));
+  cv::GaussianBlur(shadow, shadow, {0, 0}, std::max(0.5, 0.015 * longest));
+  cv::Mat out(rgba.size(), CV_8UC4);
+  const float k = static_cast<float>(opacity) / 255.0f;
+  out.forEach<cv::Vec4b>([&](cv::Vec4b& px, const int* pos) {
+    const cv::Vec4b f = rgba.at<cv::Vec4b>(pos[0], pos[1]);
+    const float a = f[3] / 255.0f, s = shadow.at<uint8_t>(pos[0], pos[1]) * k;
+    const float out_a = a + s * (1.0f - a);  // the subject over a black shadow
+    if (out_a <= 0.0f) {
+      px = {0, 0, 0, 0};
+      return;
+    }
+    for (int c = 0; c < 3; ++c) px[c] = static_cast<uint8_t>(std::lround(f[c] * a / out_a));
+    px[3] = static_cast<uint8_t>(std::lround(out_a * 255.0f));
+  });
+  return out;
+}
+
 cv::Mat cover_fit(const cv::Mat& photo, cv::Size size) {
   const double scale =
       std::max(static_cast<double>(size.width) / photo.cols, static_cast<double>(size.height) / photo.rows);

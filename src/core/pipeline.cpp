@@ -159,8 +159,9 @@ std::vector<NamedOutput> render_outputs(const cv::Mat& cutout, const RemoveOptio
       outputs[i] = {"mask", encode_image(alpha, OutputFormat::kPng, options.encode)};
     } else {
       const std::string name(effect_name(effects[i]));
-      if (effects[i] == Effect::kColor && !picture.empty()) {
-        const cv::Mat over = over_picture(cutout, picture);
+      if (effects[i] == Effect::kColor && (!picture.empty() || options.shadow)) {
+        const cv::Mat subject = options.shadow ? with_drop_shadow(cutout) : cutout;
+        const cv::Mat over = picture.empty() ? flatten(subject, background) : over_picture(subject, picture);
         render_ms[i] = watch.lap_ms();
         outputs[i] = {name, encode_image(over, options.format, options.encode)};
       } else {

@@ -67,6 +67,7 @@ struct RemoveOptions {
   // blurred with the subject left out (portrait mode; blur_radius in the photo's pixels, 0: 2.5 %
   // of its longest side), or background_image (8-bit RGB or RGBA), scaled to cover and centred.
   bool blur_background = false;
+  bool shadow = false;  // a soft drop shadow under the colour cut-out (compose.h with_drop_shadow)
   int blur_radius = 0;
   cv::Mat background_image;
   // Longest side of the outputs in pixels (0: the photo's own size); outputs are only shrunk.

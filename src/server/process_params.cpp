@@ -13,8 +13,9 @@ namespace {
 
 const std::set<std::string>& known_params() {
   static const std::set<std::string> names = [] {
-    std::set<std::string> n = {"effects", "format", "background",    "max_side", "crop",   "margin",
-                               "mask",    "refine", "decontaminate", "response", "stream", "blur_radius"};
+    std::set<std::string> n = {"effects", "format",      "background", "max_side",      "crop",
+                               "margin",  "mask",        "refine",     "decontaminate", "response",
+                               "stream",  "blur_radius", "shadow"};
     for (const auto& p : effect_param_names()) n.insert(p);
     return n;
   }();
@@ -72,7 +73,11 @@ ProcessParams parse_process_params(const HttpRequest& request, int max_output_si
       if (request.param("background") == "blur") {
         o.blur_background = true;
       } else {
-        o.background = parse_background(request.param("background"));
+        try {
+          o.background = parse_background(request.param("background"));
+        } catch (const Error& e) {
+          throw Error(ErrorCode::kInvalidArgument, std::string(e.what()) + ", or blur");
+        }
       }
     }
     if (request.has_param("refine")) o.refine = parse_refine(request.param("refine"));
@@ -94,6 +99,7 @@ ProcessParams parse_process_params(const HttpRequest& request, int max_output_si
     }
     o.crop_subject = crop == "subject";
   }
+  if (request.has_param("shadow")) o.shadow = parse_bool("shadow", request.param("shadow"));
   if (request.has_param("blur_radius")) {
     o.blur_radius = static_cast<int>(parse_int_param("blur_radius", request.param("blur_radius"), 1, 1000));
   }
