@@ -104,7 +104,9 @@ cv::Mat box(const cv::Mat& m, int size) {
   return out;
 }
 
-// Two box filters at once, one per thread (OpenCV's box filter runs on one).
+// Two box filters at once, one per thread: box()'s own strips then run serially inside each
+// (OpenCV runs a nested parallel_for_ sequentially), which measured faster than two parallel
+// box() calls one after the other (refine 52.9 against 57.0 ms at 12 MP).
 void box_pair(cv::Mat& a, cv::Mat& b, int size) {
   cv::parallel_for_(cv::Range(0, 2), [&](const cv::Range& r) {
     for (int i = r.start; i < r.end; ++i) {

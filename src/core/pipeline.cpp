@@ -39,19 +39,23 @@ DecodedImage decode_for_cutout(std::span<const uint8_t> bytes, const RemoveOptio
   return decoded;
 }
 
-namespace {
-
 // The subject: pixels at least 16/255 opaque. SPEC §4 says alpha > 0, but both models leave a haze
 // of alpha 1-8 that nobody can see (on grabcut/person1 it reaches every edge of the photo with
 // isnet-qdq, the top 19 rows short of it with isnet), and one such pixel would make the crop a
 // no-op. From 16 up the two models' boxes agree to a pixel there.
 constexpr double kSubjectAlpha = 16;
 
-cv::Rect subject_box(const cv::Mat& rgba, int margin_percent) {
+cv::Rect visible_box(const cv::Mat& rgba) {
   cv::Mat alpha;
   cv::extractChannel(rgba, alpha, 3);
   cv::threshold(alpha, alpha, kSubjectAlpha - 1, 255, cv::THRESH_BINARY);
-  cv::Rect box = cv::boundingRect(alpha);  // non-zero pixels of an 8-bit image
+  return cv::boundingRect(alpha);  // non-zero pixels of an 8-bit image
+}
+
+namespace {
+
+cv::Rect subject_box(const cv::Mat& rgba, int margin_percent) {
+  cv::Rect box = visible_box(rgba);
   if (box.empty()) return {0, 0, rgba.cols, rgba.rows};
   const int dx = box.width * margin_percent / 100, dy = box.height * margin_percent / 100;
   box = cv::Rect(box.x - dx, box.y - dy, box.width + 2 * dx, box.height + 2 * dy);

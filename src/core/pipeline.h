@@ -132,6 +132,10 @@ std::vector<NamedOutput> render_outputs(const cv::Mat& cutout, const RemoveOptio
 // colours do not smear into it. RGB.
 cv::Mat blurred_backdrop(const cv::Mat& rgba, const cv::Mat& matte, int radius);
 
+// The box of the pixels of a straight-alpha RGBA image at least 16/255 opaque (the subject, as
+// crop=subject finds it: a fainter haze is not); empty when there is none.
+cv::Rect visible_box(const cv::Mat& rgba);
+
 // `rgba` (straight alpha) over an RGB picture of its size: RGB.
 cv::Mat over_picture(const cv::Mat& rgba, const cv::Mat& picture);
 

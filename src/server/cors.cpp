@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "server/api_error.h"
+#include "server/http_parse.h"
 
 namespace cutout::server {
 namespace {
@@ -20,12 +21,6 @@ constexpr const char* kExposeHeaders =
     "X-Height, X-Type, X-Foreground-Top, X-Foreground-Left, X-Foreground-Width, X-Foreground-Height, "
     "X-Credits-Charged";
 constexpr const char* kMaxAgeSeconds = "600";
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -59,7 +54,7 @@ CorsPolicy::CorsPolicy(std::string_view origins) {
     if (entry == "*") {
       any_ = true;
     } else if (is_origin(entry)) {
-      origins_.push_back(lower(entry));
+      origins_.push_back(lowercase(entry));
     } else {
       throw std::invalid_argument("'" + std::string(entry) +
                                   "' is not an origin (scheme://host[:port], no path), nor *");
@@ -70,7 +65,7 @@ CorsPolicy::CorsPolicy(std::string_view origins) {
 bool CorsPolicy::allows(std::string_view origin) const {
   if (origin.empty() || !enabled()) return false;
   if (any_) return is_origin(origin);
-  return std::find(origins_.begin(), origins_.end(), lower(origin)) != origins_.end();
+  return std::find(origins_.begin(), origins_.end(), lowercase(origin)) != origins_.end();
 }
 
 bool CorsPolicy::is_preflight(const HttpRequest& request) const {
@@ -101,7 +96,7 @@ void CorsPolicy::decorate(const HttpRequest& request, HttpResponse& response) co
   const std::string origin = request.header("Origin");
   if (!allows(origin)) return;
   for (const auto& [k, v] : response.headers) {
-    if (lower(k) == "access-control-allow-origin") return;  // a preflight's own
+    if (lowercase(k) == "access-control-allow-origin") return;  // a preflight's own
   }
   response.headers.emplace_back("Access-Control-Allow-Origin", origin);
   response.headers.emplace_back("Access-Control-Expose-Headers", kExposeHeaders);

@@ -70,6 +70,12 @@ std::string url_decode(std::string_view text, bool plus_as_space) {
   return out;
 }
 
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 std::multimap<std::string, std::string> parse_query(std::string_view query) {
   std::multimap<std::string, std::string> out;
   while (!query.empty()) {

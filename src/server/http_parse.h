@@ -13,6 +13,8 @@ namespace cutout::server {
 
 // ASCII case-insensitive equality (header and parameter names).
 bool iequals(std::string_view a, std::string_view b);
+// ASCII lower case.
+std::string lowercase(std::string_view s);
 
 // %XX sequences decoded (a malformed one is kept as it is); with plus_as_space, '+' is ' '
 // (query strings and form values, not paths).

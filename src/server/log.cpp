@@ -7,14 +7,10 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "server/http_parse.h"
+
 namespace cutout::server {
 namespace {
-
-std::string lowercase(std::string_view s) {
-  std::string out;
-  for (char c : s) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool all_digits(std::string_view s) {
   if (s.empty()) return false;

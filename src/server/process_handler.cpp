@@ -53,6 +53,15 @@ Counter& cold_requests(MetricsRegistry& metrics) {
   return metrics.counter("cutout_cold_requests_total", "Process requests that waited for the model");
 }
 
+// timings_ms of an answer: the stages after the matte, and decode; the caller adds queue and
+// inference where there are some.
+nlohmann::json stage_timings_json(const StageTimings& t) {
+  nlohmann::json effects = nlohmann::json::object();
+  for (const auto& [effect, ms] : t.effect_ms) effects[std::string(effect_name(effect))] = ms;
+  return {{"decode", t.decode_ms}, {"refine", t.refine_ms}, {"decontaminate", t.decontaminate_ms},
+          {"effects", effects},    {"encode", t.encode_ms}, {"total", t.total_ms}};
+}
+
 void count_outputs(MetricsRegistry& metrics, const std::vector<NamedOutput>& outputs) {
   for (const auto& o : outputs) {
     metrics.counter("cutout_outputs_total", "Outputs made, by effect", {{"effect", o.name}}).inc();
@@ -208,16 +217,10 @@ class ProcessHandler {
   }
 
   nlohmann::json timings_json() const {
-    nlohmann::json effects = nlohmann::json::object();
-    for (const auto& [effect, ms] : timings_.effect_ms) effects[std::string(effect_name(effect))] = ms;
-    return {{"queue", job_ ? job_->queue_ms : 0.0},
-            {"decode", timings_.decode_ms},
-            {"inference", timings_.preprocess_ms + timings_.inference_ms + timings_.postprocess_ms},
-            {"refine", timings_.refine_ms},
-            {"decontaminate", timings_.decontaminate_ms},
-            {"effects", effects},
-            {"encode", timings_.encode_ms},
-            {"total", timings_.total_ms}};
+    nlohmann::json t = stage_timings_json(timings_);
+    t["queue"] = job_ ? job_->queue_ms : 0.0;
+    t["inference"] = timings_.preprocess_ms + timings_.inference_ms + timings_.postprocess_ms;
+    return t;
   }
 
   std::string result_json() const {
@@ -470,14 +473,7 @@ HttpResponse RenderRoute::operator()(HttpRequest& request, RequestInfo& info) co
   const std::vector<NamedOutput> outputs = render_outputs(cutout, params.options, timings, {}, backdrop);
   timings.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   count_outputs(metrics_, outputs);
-  nlohmann::json effects = nlohmann::json::object();
-  for (const auto& [effect, ms] : timings.effect_ms) effects[std::string(effect_name(effect))] = ms;
-  const nlohmann::json timings_ms = {{"decode", timings.decode_ms},
-                                     {"refine", timings.refine_ms},
-                                     {"decontaminate", timings.decontaminate_ms},
-                                     {"effects", effects},
-                                     {"encode", timings.encode_ms},
-                                     {"total", timings.total_ms}};
+  const nlohmann::json timings_ms = stage_timings_json(timings);
   info.timings = timings_ms;
   if (params.zip_response) return zip_answer(outputs, cutout.cols, cutout.rows);
   if (params.image_response) {

@@ -14,7 +14,7 @@
 
 #include "core/error.h"
 #include "core/output_encode.h"
-#include "core/quality_metrics.h"
+#include "core/pipeline.h"
 #include "server/api_error.h"
 #include "server/base64.h"
 #include "server/http_parse.h"
@@ -26,11 +26,6 @@ namespace {
 
 RemoveBgError invalid(const std::string& detail) {
   return RemoveBgError(400, "Invalid parameters", "invalid_parameters", detail);
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
 }
 
 std::vector<std::string> words(const std::string& s) {
@@ -79,7 +74,7 @@ double parse_percent(const std::string& name, const std::string& text, double lo
 }
 
 bool parse_flag(const std::string& name, const std::string& text) {
-  const std::string t = lower(text);
+  const std::string t = lowercase(text);
   if (t == "true" || t == "1") return true;
   if (t == "false" || t == "0") return false;
   throw invalid("invalid " + name + " '" + text + "' (allowed: true, false)");
@@ -92,7 +87,7 @@ Rgba parse_colour(const std::string& text) {
       {"blue", "0000ff"},    {"yellow", "ffff00"}, {"gray", "808080"},         {"grey", "808080"},
       {"orange", "ffa500"},  {"purple", "800080"}, {"pink", "ffc0cb"},         {"cyan", "00ffff"},
       {"magenta", "ff00ff"}, {"brown", "a52a2a"},  {"transparent", "00000000"}};
-  std::string hex = lower(text);
+  std::string hex = lowercase(text);
   if (auto it = names.find(hex); it != names.end()) hex = it->second;
   if (!hex.empty() && hex[0] == '#') hex.erase(0, 1);
   if (hex.size() == 3) hex = {hex[0], hex[0], hex[1], hex[1], hex[2], hex[2]};
@@ -120,7 +115,7 @@ Fields read_fields(const HttpRequest& request) {
   Fields f;
   for (const auto& [k, v] : request.form) f.values.emplace(k, v);
   for (const auto& [k, part] : request.files) f.files.emplace(k, part.content);
-  const std::string type = lower(request.header("Content-Type"));
+  const std::string type = lowercase(request.header("Content-Type"));
   if (type.rfind("application/json", 0) == 0) {
     const nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
     if (!body.is_object()) throw invalid("the JSON body is not an object");
@@ -150,14 +145,6 @@ const std::set<std::string>& known_fields() {
       "scale",      "position",       "channels",      "add_shadow",  "semitransparency",
       "bg_color",   "bg_image_url",   "bg_image_file", "shadow_type", "shadow_opacity"};
   return names;
-}
-
-cv::Rect foreground_box(const cv::Mat& rgba) {
-  cv::Mat alpha;
-  cv::extractChannel(rgba, alpha, 3);
-  std::vector<cv::Point> points;
-  cv::findNonZero(alpha >= 16, points);  // as crop=subject: a haze under 16/255 is not the subject
-  return points.empty() ? cv::Rect() : cv::boundingRect(points);
 }
 
 // `rgba` resized to `size` (straight alpha: shrunk on premultiplied colour, enlarged bilinearly).
@@ -211,7 +198,7 @@ RemoveBgParams parse_removebg(const HttpRequest& request) {
   if (auto v = value("bg_color"); v && !v->empty()) p.bg_color = parse_colour(*v);
 
   if (auto v = value("size")) {
-    const std::string s = lower(*v);
+    const std::string s = lowercase(*v);
     if (s == "preview" || s == "small" || s == "regular") {
       p.max_output_pixels = 250'000;
     } else if (s == "medium") {
@@ -226,14 +213,14 @@ RemoveBgParams parse_removebg(const HttpRequest& request) {
   if (auto v = value("type")) {
     static const std::set<std::string> types = {"auto",   "person",  "product",       "car",
                                                 "animal", "graphic", "transportation"};
-    if (!types.count(lower(*v))) {
+    if (!types.count(lowercase(*v))) {
       throw invalid("invalid type '" + *v +
                     "' (allowed: auto, person, product, car, animal, graphic, transportation)");
     }
-    p.type = lower(*v);
+    p.type = lowercase(*v);
   }
   if (auto v = value("format")) {
-    const std::string s = lower(*v);
+    const std::string s = lowercase(*v);
     using F = RemoveBgParams::Format;
     static const std::map<std::string, F> formats = {{"auto", F::kAuto}, {"png", F::kPng},
                                                      {"jpg", F::kJpg},   {"jpeg", F::kJpg},
@@ -244,7 +231,7 @@ RemoveBgParams parse_removebg(const HttpRequest& request) {
     p.format = it->second;
   }
   if (auto v = value("channels")) {
-    const std::string s = lower(*v);
+    const std::string s = lowercase(*v);
     if (s != "rgba" && s != "alpha") throw invalid("invalid channels '" + *v + "' (allowed: rgba, alpha)");
     p.alpha_only = s == "alpha";
   }
@@ -260,9 +247,10 @@ RemoveBgParams parse_removebg(const HttpRequest& request) {
                     : w.size() == 2 ? std::array<Length, 4>{l[0], l[1], l[0], l[1]}
                                     : std::array<Length, 4>{l[0], l[1], l[2], l[3]};
   }
-  if (auto v = value("scale"); v && lower(*v) != "original") p.scale = parse_percent("scale", *v, 10, 100);
-  if (auto v = value("position"); v && lower(*v) != "original") {
-    if (lower(*v) == "center") {
+  if (auto v = value("scale"); v && lowercase(*v) != "original")
+    p.scale = parse_percent("scale", *v, 10, 100);
+  if (auto v = value("position"); v && lowercase(*v) != "original") {
+    if (lowercase(*v) == "center") {
       p.position = std::pair{0.5, 0.5};
     } else {
       const auto w = words(*v);
@@ -298,7 +286,7 @@ RemoveBgLayout lay_out_removebg(cv::Mat rgba, const RemoveBgParams& p) {
     keep(cv::Rect(x1, y1, x2 - x1, y2 - y1)).setTo(255);
     rgba.setTo(cv::Scalar(0, 0, 0, 0), ~keep);
   }
-  cv::Rect fg = foreground_box(rgba);
+  cv::Rect fg = visible_box(rgba);  // as crop=subject finds the subject
   if (fg.empty()) {
     throw RemoveBgError(400, "Could not identify foreground in image", "unknown_foreground",
                         "no subject was found in the photo (nothing is opaque enough to cut out)");
@@ -418,9 +406,7 @@ HttpResponse RemoveBgRoute::operator()(HttpRequest& request, RequestInfo& info) 
 
 HttpResponse RemoveBgRoute::answer(HttpRequest& request, RequestInfo& info) const {
   if (!config_.api_key.empty()) {
-    std::string given = request.header("X-Api-Key");
-    const std::string auth = request.header("Authorization");
-    if (given.empty() && auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
+    const std::string given = api_key_of(request);
     if (given.empty())
       throw RemoveBgError(403, "Missing API Key", "auth_failed", "send the key as X-Api-Key");
     if (!constant_time_equal(given, config_.api_key))
@@ -448,14 +434,7 @@ HttpResponse RemoveBgRoute::answer(HttpRequest& request, RequestInfo& info) cons
     } catch (const Error& e) {
       throw invalid(std::string("bg_image_file: ") + e.what());
     }
-    const cv::Mat back = cover_fit(bg.pixels, rgba.size());
-    image.create(rgba.size(), CV_8UC3);
-    image.forEach<cv::Vec3b>([&](cv::Vec3b& px, const int* pos) {
-      const cv::Vec4b f = rgba.at<cv::Vec4b>(pos[0], pos[1]);
-      const cv::Vec3b b = back.at<cv::Vec3b>(pos[0], pos[1]);
-      for (int c = 0; c < 3; ++c)
-        px[c] = static_cast<uint8_t>((f[c] * f[3] + b[c] * (255 - f[3]) + 127) / 255);
-    });
+    image = over_picture(rgba, cover_fit(bg.pixels, rgba.size()));
   } else if (p.bg_color) {
     image = flatten(rgba, *p.bg_color);
   } else {

@@ -68,6 +68,13 @@ std::string make_request_id(const std::string& from_header) {
   return buf;
 }
 
+std::string api_key_of(const HttpRequest& request) {
+  const std::string given = request.header("X-API-Key");
+  if (!given.empty()) return given;
+  const std::string auth = request.header("Authorization");
+  return auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : std::string();
+}
+
 bool constant_time_equal(const std::string& a, const std::string& b) {
   // Compare every byte of the longer one, so the time does not tell how much matched.
   const size_t n = std::max(a.size(), b.size());
@@ -275,9 +282,7 @@ HttpResponse Service::error_response(const ApiError& error, RequestInfo& info) {
 
 bool Service::authorized(const HttpRequest& request) const {
   if (config_.api_key.empty()) return true;
-  std::string given = request.header("X-API-Key");
-  const std::string auth = request.header("Authorization");
-  if (given.empty() && auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
+  const std::string given = api_key_of(request);
   return !given.empty() && constant_time_equal(given, config_.api_key);
 }
 

@@ -91,6 +91,9 @@ class Service {
 // A random request id (32 hex characters), or the client's X-Request-Id when it is sane.
 std::string make_request_id(const std::string& from_header);
 
+// The API key a request carries: X-API-Key, else "Authorization: Bearer KEY"; "" when none.
+std::string api_key_of(const HttpRequest& request);
+
 // Constant-time comparison, for API keys.
 bool constant_time_equal(const std::string& a, const std::string& b);
 
