@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <regex>
@@ -153,6 +154,22 @@ inline httplib::Result post_image(httplib::Client& c, const std::string& target,
                                   httplib::Headers headers = {},
                                   const std::string& type = "application/octet-stream") {
   return c.Post(target.c_str(), ua(std::move(headers)), body, type.c_str());
+}
+
+// The names in a ZIP answer, from Python's zipfile (which also tests every entry's CRC); fails
+// the test when the archive is not valid.
+inline std::string zip_listing(const std::string& body) {
+  const auto file =
+      std::filesystem::temp_directory_path() / ("cutout-e2e-" + std::to_string(getpid()) + ".zip");
+  testing::write_file(file, std::vector<uint8_t>(body.begin(), body.end()));
+  std::string listing;
+  EXPECT_EQ(testing::run_command("/usr/bin/python3 -m zipfile -t " + file.string() +
+                                     " && /usr/bin/python3 -m zipfile -l " + file.string(),
+                                 &listing),
+            0)
+      << listing;
+  std::filesystem::remove(file);
+  return listing;
 }
 
 // Checks an error answer: the status, the JSON body {"error":{"code","message"},"request_id"} and
