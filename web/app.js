@@ -1,5 +1,7 @@
 // The cutout page: warm the service, send a photo, follow its real stages (server-sent events of
-// POST /api/v2/process?stream=true), show the four results. No libraries, no build step.
+// POST /api/v2/process?stream=true), show the four results. Then every adjustment (background,
+// effect parameters, crop, format) is redrawn by POST /api/v2/render from the photo and the matte
+// the page already holds: no second trip through the model. No libraries, no build step.
 'use strict';
 
 (function () {
@@ -23,6 +25,13 @@
     urls: [],          // object URLs to revoke when replaced
     retryTimer: null,
     xhr: null,
+    mask: null,        // the matte of state.file (the mask output): what /api/v2/render needs
+    maskBox: null,     // the subject's box in the matte, for the "before" side of a cropped view
+    outputs: {},       // effect -> { blob, url, bytes, mime } as shown now
+    size: null,        // { width, height } of the outputs shown now
+    photoUrl: null,    // the photo, for the "before" side of the slider
+    render: { timer: null, abort: null, effects: new Set(), seq: 0 },
+    zoomed: false,
   };
 
   // ---- Model state -----------------------------------------------------------------------------
@@ -177,14 +186,50 @@
     $('stages').appendChild(li);
   }
 
-  function requestUrl() {
+  // The parameters both /api/v2/process and /api/v2/render take from the controls. The photo is
+  // processed uncropped, so that its mask fits it; a crop is then a render.
+  function renderParams(withCrop) {
     const q = new URLSearchParams({
-      stream: 'true',
       format: $('opt-format').value,
-      refine: $('opt-refine').value,
       decontaminate: String($('opt-decontaminate').checked),
+      bw_strength: $('fx-bw-strength').value,
+      popart_palette: $('fx-popart-palette').value,
+      popart_grid: $('fx-popart-grid').value,
+      dither_method: $('fx-dither-method').value,
     });
-    if ($('opt-crop').checked) q.set('crop', 'subject');
+    const bg = backgroundChoice();
+    if (bg === 'colour') q.set('background', $('bg-colour').value);
+    else if (bg === 'blur') {
+      q.set('background', 'blur');
+      q.set('blur_radius', String(blurRadius()));
+    } else if (bg !== 'picture') q.set('background', bg);
+    if ($('opt-shadow').checked) q.set('shadow', 'true');
+    if (withCrop && $('opt-crop').checked) q.set('crop', 'subject');
+    return q;
+  }
+
+  function backgroundChoice() {
+    const picked = document.querySelector('input[name="bg"]:checked');
+    const value = picked ? picked.value : 'transparent';
+    return value === 'picture' && !$('bg-picture').files[0] ? 'transparent' : value;
+  }
+
+  // The blur control is a strength from 1 to 20: a radius of 0.5 % of the photo's longest side each.
+  function blurRadius() {
+    const size = state.size || { width: 1000, height: 1000 };
+    return Math.max(1, Math.round((Math.max(size.width, size.height) * Number($('bg-blur').value)) / 200));
+  }
+
+  function appendPicture(form) {
+    const picture = $('bg-picture').files[0];
+    if (backgroundChoice() === 'picture' && picture) form.append('background_image', picture, picture.name || 'background');
+  }
+
+  function requestUrl() {
+    const q = renderParams(false);
+    q.set('stream', 'true');
+    q.set('refine', $('opt-refine').value);
+    q.set('mask', 'true');
     return `/api/v2/process?${q}`;
   }
 
@@ -253,6 +298,7 @@
       };
       const form = new FormData();
       form.append('image', file, file.name || 'photo');
+      appendPicture(form);
       xhr.send(form);
     });
   }
@@ -272,8 +318,10 @@
       showError(new ApiError(413, 'payload_too_large', ''));
       return;
     }
+    cancelRender();
     state.busy = true;
     state.file = file;
+    state.mask = null;
     document.body.dataset.busy = 'true';
     $('file-input').disabled = true;
     revokeUrls();
@@ -319,6 +367,7 @@
             addStage(`Subject found in ${formatMs(data.ms)}`);
             break;
           case 'effect': {
+            if (data.effect === 'mask') break;  // the matte the page keeps for re-rendering
             effectsDone += 1;
             const total = EFFECTS.length;
             const step = (PROGRESS.result - PROGRESS.segmented) / (total + 1);
@@ -363,19 +412,74 @@
     return new Blob([out], { type: mime });
   }
 
+  function stemOf(file) {
+    return (file.name || 'photo').replace(/\.[^.]*$/, '') || 'photo';
+  }
+
+  // The cards of a new photo (filled by applyOutputs), the matte kept for re-rendering, the photo
+  // for the "before" side of the viewer.
   function showResults(file, result) {
     const grid = $('result-grid');
     grid.replaceChildren();
     $('share-out').hidden = true;
-    const stem = (file.name || 'photo').replace(/\.[^.]*$/, '') || 'photo';
     const canShare = Boolean(state.status && state.status.share_store);
     for (const effect of EFFECTS) {
-      const out = result.outputs && result.outputs[effect.id];
-      if (!out) continue;
-      const blob = base64ToBlob(out.data, out.mime);
-      const url = keepUrl(URL.createObjectURL(blob));
       const node = $('result-template').content.firstElementChild.cloneNode(true);
       node.dataset.effect = effect.id;
+      node.querySelector('.result-name').textContent = effect.title;
+      const frame = node.querySelector('.checker');
+      frame.title = `Show the ${effect.title.toLowerCase()} above`;
+      frame.addEventListener('click', () => selectView(effect.id));
+      const share = node.querySelector('button.share');
+      share.hidden = !canShare;
+      share.setAttribute('aria-label', `Share the ${effect.title.toLowerCase()}`);
+      share.addEventListener('click', () => shareImage(state.outputs[effect.id].blob, share));
+      grid.appendChild(node);
+    }
+    const mask = result.outputs && result.outputs.mask;
+    state.mask = mask ? base64ToBlob(mask.data, mask.mime) : null;
+    state.maskBox = null;
+    const photo = $('viewer-photo');
+    $('viewer-before').hidden = false;
+    $('compare').disabled = false;
+    photo.onerror = () => {  // a TIFF the browser cannot show: no "before" side
+      $('viewer-before').hidden = true;
+      $('compare').disabled = true;
+    };
+    photo.src = keepUrl(URL.createObjectURL(file));
+    applyOutputs(result, false);
+    const t = result.timings_ms || {};
+    $('results-summary').textContent =
+      `${result.width} × ${result.height} · subject found in ${formatMs(t.inference)} · ${formatMs(t.total)} on the server` +
+      (result.cold_start ? ' (the model was starting)' : '');
+    $('render-state').textContent = '';
+    $('results').hidden = false;
+    $('results-title').focus({ preventScroll: true });
+    $('results').scrollIntoView({ behavior: 'smooth', block: 'start' });
+    if (state.mask) {
+      subjectBox(state.mask).then((box) => {
+        state.maskBox = box;
+        layOutViewer();
+      }, () => {});
+    }
+    $('adjust').hidden = !state.mask;
+    if ($('opt-crop').checked) scheduleRender('all', 0);
+  }
+
+  // Shows the outputs of a process or render answer (all four, or the ones it redrew).
+  function applyOutputs(result, cropped) {
+    const file = state.file;
+    state.size = { width: result.width, height: result.height };
+    state.cropped = cropped;
+    for (const effect of EFFECTS) {
+      const out = result.outputs && result.outputs[effect.id];
+      const node = $('result-grid').querySelector(`figure[data-effect="${effect.id}"]`);
+      if (!out || !node) continue;
+      const old = state.outputs[effect.id];
+      if (old) URL.revokeObjectURL(old.url);
+      const blob = base64ToBlob(out.data, out.mime);
+      const url = URL.createObjectURL(blob);
+      state.outputs[effect.id] = { blob, url, mime: out.mime, width: result.width, height: result.height };
       const img = node.querySelector('img');
       img.src = url;
       img.alt = `${file.name || 'The photo'} ${effect.alt}`;
@@ -383,25 +487,222 @@
       img.height = result.height;
       // The frame takes the picture's shape (within reason), so landscape photos are not letterboxed.
       node.querySelector('.checker').style.aspectRatio = String(Math.min(2, Math.max(0.5, result.width / result.height)));
-      node.querySelector('.result-name').textContent = effect.title;
+      const extension = MIME_EXTENSION[out.mime] || 'bin';
       node.querySelector('.result-size').textContent = `${formatBytes(out.bytes)} · ${MIME_EXTENSION[out.mime] || out.mime}`;
       const link = node.querySelector('a.download');
       link.href = url;
-      link.download = `${stem}-${effect.id}.${MIME_EXTENSION[out.mime] || 'bin'}`;
+      link.download = `${stemOf(file)}-${effect.id}.${extension}`;
       link.setAttribute('aria-label', `Download the ${effect.title.toLowerCase()} (${link.download})`);
-      const share = node.querySelector('button.share');
-      share.hidden = !canShare;
-      share.setAttribute('aria-label', `Share the ${effect.title.toLowerCase()}`);
-      share.addEventListener('click', () => shareImage(blob, share));
-      grid.appendChild(node);
     }
-    const t = result.timings_ms || {};
-    $('results-summary').textContent =
-      `${result.width} × ${result.height} · subject found in ${formatMs(t.inference)} · ${formatMs(t.total)} on the server` +
-      (result.cold_start ? ' (the model was starting)' : '');
-    $('results').hidden = false;
-    $('results-title').focus({ preventScroll: true });
-    $('results').scrollIntoView({ behavior: 'smooth', block: 'start' });
+    layOutViewer();
+  }
+
+  // ---- The viewer: one result large, before/after, zoom to 100 % and panning -------------------
+
+  function selectView(id) {
+    $('view-effect').value = id;
+    layOutViewer();
+    $('viewer-frame').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+  }
+
+  function layOutViewer() {
+    const id = $('view-effect').value;
+    const out = state.outputs[id];
+    if (!out) return;
+    const after = $('viewer-after');
+    if (after.getAttribute('src') !== out.url) after.src = out.url;
+    after.alt = `${state.file ? state.file.name || 'The photo' : 'The photo'} ${EFFECTS.find((e) => e.id === id).alt}`;
+    const canvas = $('viewer-canvas');
+    canvas.style.setProperty('--ratio', String(out.width / out.height));
+    canvas.style.width = state.zoomed ? `${out.width}px` : '';
+    // The photo behind, placed so that it lines up with a cropped result: the crop is the
+    // subject's box in the matte (alpha of at least 16, as the server crops).
+    const b = state.cropped && state.maskBox ? state.maskBox : { x: 0, y: 0, w: 1, h: 1 };
+    const photo = $('viewer-photo').style;
+    photo.width = `${100 / b.w}%`;
+    photo.height = `${100 / b.h}%`;
+    photo.left = `${(-100 * b.x) / b.w}%`;
+    photo.top = `${(-100 * b.y) / b.h}%`;
+    applyCompare();
+  }
+
+  function applyCompare() {
+    const v = Number($('compare').value);
+    $('viewer-before').style.clipPath = `inset(0 ${100 - v}% 0 0)`;
+    $('viewer-line').style.left = `${v}%`;
+    $('viewer-line').hidden = v <= 0 || v >= 100 || $('viewer-before').hidden;
+    $('compare').setAttribute('aria-valuetext', `${v} % photo, ${100 - v} % result`);
+  }
+
+  // Between fitting the frame and one pixel of the result per CSS pixel, keeping the point at
+  // (fx, fy) of the picture (fractions; the centre by default) in the middle of the frame.
+  function setZoom(zoomed, fx, fy) {
+    const frame = $('viewer-frame');
+    const canvas = $('viewer-canvas');
+    if (fx === undefined) {
+      fx = (frame.scrollLeft + frame.clientWidth / 2) / canvas.offsetWidth;
+      fy = (frame.scrollTop + frame.clientHeight / 2) / canvas.offsetHeight;
+    }
+    state.zoomed = zoomed;
+    frame.classList.toggle('zoomed', zoomed);
+    $('zoom').setAttribute('aria-pressed', String(zoomed));
+    $('zoom').textContent = zoomed ? 'Fit to the frame' : 'Zoom to 100 %';
+    layOutViewer();
+    frame.scrollLeft = fx * canvas.offsetWidth - frame.clientWidth / 2;
+    frame.scrollTop = fy * canvas.offsetHeight - frame.clientHeight / 2;
+  }
+
+  // Dragging moves a zoomed picture (the arrow keys scroll the focused frame too).
+  function enablePanning(frame) {
+    let drag = null;
+    frame.addEventListener('pointerdown', (e) => {
+      if (!state.zoomed || e.button !== 0) return;
+      drag = { x: e.clientX, y: e.clientY, left: frame.scrollLeft, top: frame.scrollTop };
+      frame.setPointerCapture(e.pointerId);
+      frame.classList.add('panning');
+      e.preventDefault();
+    });
+    frame.addEventListener('pointermove', (e) => {
+      if (!drag) return;
+      frame.scrollLeft = drag.left - (e.clientX - drag.x);
+      frame.scrollTop = drag.top - (e.clientY - drag.y);
+    });
+    const stop = () => {
+      drag = null;
+      frame.classList.remove('panning');
+    };
+    frame.addEventListener('pointerup', stop);
+    frame.addEventListener('pointercancel', stop);
+    frame.addEventListener('dblclick', (e) => {
+      const r = $('viewer-canvas').getBoundingClientRect();
+      setZoom(!state.zoomed, (e.clientX - r.left) / r.width, (e.clientY - r.top) / r.height);
+    });
+  }
+
+  // The subject's box in the matte, as fractions of its size; the whole matte when it is empty.
+  async function subjectBox(maskBlob) {
+    const bitmap = await createImageBitmap(maskBlob);
+    const c = document.createElement('canvas');
+    c.width = bitmap.width;
+    c.height = bitmap.height;
+    const g = c.getContext('2d');
+    g.drawImage(bitmap, 0, 0);
+    const a = g.getImageData(0, 0, c.width, c.height).data;
+    let x0 = c.width, y0 = c.height, x1 = -1, y1 = -1;
+    for (let y = 0; y < c.height; y++) {
+      for (let x = 0; x < c.width; x++) {
+        if (a[(y * c.width + x) * 4] < 16) continue;
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
+    }
+    if (x1 < 0) return { x: 0, y: 0, w: 1, h: 1 };
+    return { x: x0 / c.width, y: y0 / c.height, w: (x1 + 1 - x0) / c.width, h: (y1 + 1 - y0) / c.height };
+  }
+
+  // ---- Re-rendering: POST /api/v2/render with the photo and its matte ---------------------------
+
+  // `effects`: the outputs a change affects ('all', or one effect): the others stay as they are.
+  // Changes in quick succession become one render; a newer render cancels an older one.
+  function scheduleRender(effects, delay = 150) {
+    if (!state.mask || !state.file || state.busy) return;
+    const r = state.render;
+    for (const id of effects === 'all' ? EFFECTS.map((e) => e.id) : [effects]) r.effects.add(id);
+    clearTimeout(r.timer);
+    r.timer = setTimeout(runRender, delay);
+  }
+
+  function cancelRender() {
+    const r = state.render;
+    clearTimeout(r.timer);
+    if (r.abort) r.abort.abort();
+    r.timer = null;
+    r.abort = null;
+    r.effects = new Set();
+    r.inflight = null;
+    document.body.dataset.rendering = 'false';
+  }
+
+  function renderForm() {
+    const form = new FormData();
+    form.append('image', state.file, state.file.name || 'photo');
+    form.append('matte', state.mask, 'matte.png');
+    appendPicture(form);
+    return form;
+  }
+
+  async function postRender(q) {
+    const r = state.render;
+    const res = await fetch(`/api/v2/render?${q}`, { method: 'POST', body: renderForm(), signal: r.abort && r.abort.signal });
+    if (res.ok) return res;
+    let body = null;
+    try {
+      body = await res.json();
+    } catch (e) {
+      body = null;
+    }
+    throw errorFromBody(res.status, body, Number(res.headers.get('Retry-After')) || 0);
+  }
+
+  async function runRender() {
+    const r = state.render;
+    r.timer = null;
+    const wanted = new Set([...r.effects, ...(r.inflight || [])]);  // a cancelled render's too
+    r.effects = new Set();
+    if (r.abort) r.abort.abort();
+    r.abort = new AbortController();
+    r.inflight = wanted;
+    const seq = ++r.seq;
+    const q = renderParams(true);
+    q.set('effects', EFFECTS.map((e) => e.id).filter((id) => wanted.has(id)).join(','));
+    document.body.dataset.rendering = 'true';
+    $('render-state').textContent = 'Redrawing…';
+    try {
+      const body = await (await postRender(q)).json();
+      if (seq !== r.seq) return;
+      applyOutputs(body, q.has('crop'));
+      const t = body.timings_ms || {};
+      $('render-state').textContent = `Redrawn in ${formatMs(t.total)} on the server`;
+    } catch (err) {
+      if (seq !== r.seq || err.name === 'AbortError') return;
+      $('render-state').textContent = 'Not redrawn';
+      showError(err instanceof ApiError ? err : new ApiError(0, 'network', 'network error'), false);
+    } finally {
+      if (seq === r.seq) {
+        r.abort = null;
+        r.inflight = null;
+        document.body.dataset.rendering = 'false';
+        state.rendersDone = (state.rendersDone || 0) + 1;
+        document.body.dataset.renders = String(state.rendersDone);
+      }
+    }
+  }
+
+  // Every output as the controls set them now, and the matte, in one zip (a render: no model).
+  async function downloadAll() {
+    if (!state.mask) return;
+    const button = $('download-all');
+    button.disabled = true;
+    try {
+      const q = renderParams(true);
+      q.set('response', 'zip');
+      q.set('mask', 'true');
+      const blob = await (await postRender(q)).blob();
+      const url = URL.createObjectURL(blob);
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = `${stemOf(state.file)}-cutout.zip`;
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    } catch (err) {
+      if (err.name !== 'AbortError') showError(err instanceof ApiError ? err : new ApiError(0, 'network', 'network error'), false);
+    } finally {
+      button.disabled = false;
+    }
   }
 
   async function shareImage(blob, button) {
@@ -438,7 +739,9 @@
 
   function revokeUrls() {
     for (const u of state.urls) URL.revokeObjectURL(u);
+    for (const o of Object.values(state.outputs)) URL.revokeObjectURL(o.url);
     state.urls = [];
+    state.outputs = {};
   }
 
   function sleep(ms) {
@@ -465,6 +768,47 @@
   function firstImage(items) {
     for (const f of items || []) if (f && f.type !== undefined) return f;
     return null;
+  }
+
+  // The viewer and the controls that redraw the results.
+  function wireAdjustments() {
+    $('compare').addEventListener('input', applyCompare);
+    $('view-effect').addEventListener('change', layOutViewer);
+    $('zoom').addEventListener('click', () => setZoom(!state.zoomed));
+    enablePanning($('viewer-frame'));
+    const on = (id, event, effects) => $(id).addEventListener(event, () => scheduleRender(effects));
+    for (const radio of document.querySelectorAll('input[name="bg"]')) {
+      radio.addEventListener('change', () => {
+        if (radio.value === 'picture' && !$('bg-picture').files[0]) $('bg-picture').click();
+        else scheduleRender('all');
+      });
+    }
+    $('bg-colour').addEventListener('input', () => {
+      document.querySelector('input[name="bg"][value="colour"]').checked = true;
+      scheduleRender('all');
+    });
+    $('bg-picture').addEventListener('change', () => {
+      if (!$('bg-picture').files[0]) return;
+      document.querySelector('input[name="bg"][value="picture"]').checked = true;
+      scheduleRender('all');
+    });
+    $('bg-blur').addEventListener('input', () => {
+      if (backgroundChoice() === 'blur') scheduleRender('color');
+    });
+    on('opt-shadow', 'change', 'color');
+    $('fx-bw-strength').addEventListener('input', () => {
+      $('fx-bw-strength-value').textContent = Number($('fx-bw-strength').value).toFixed(1);
+      scheduleRender('bw');
+    });
+    on('fx-popart-palette', 'change', 'popart');
+    on('fx-popart-grid', 'change', 'popart');
+    on('fx-dither-method', 'change', 'dither');
+    for (const id of ['opt-crop', 'opt-format', 'opt-decontaminate']) on(id, 'change', 'all');
+    // A new refinement needs the network's own matte: the photo goes through the model again.
+    $('opt-refine').addEventListener('change', () => {
+      if (state.mask && !state.busy) process(state.file);
+    });
+    $('download-all').addEventListener('click', downloadAll);
   }
 
   function start() {
@@ -502,6 +846,7 @@
       }
     });
     $('results-title').tabIndex = -1;
+    wireAdjustments();
     warmUp();
   }
 

@@ -9,7 +9,16 @@ const { root, evalPhoto, startServer, launchBrowser, watchProblems } = require('
 const OUT = path.join(root, 'docs', 'screenshots');
 const PHOTO = evalPhoto('davis2016/images/horsejump-high_00025.jpg');
 
-async function shootPage(browser, url, viewport, file, fullPage) {
+// Waits for the re-render that `action` starts to be shown.
+async function rendered(page, action) {
+  const before = Number(await page.evaluate(() => document.body.dataset.renders || 0));
+  await action();
+  await page.waitForFunction((n) => Number(document.body.dataset.renders || 0) > n &&
+    document.body.dataset.rendering === 'false', before);
+  await page.$$eval('#result-grid img, #viewer-after', (imgs) => Promise.all(imgs.map((i) => i.decode())));
+}
+
+async function shootPage(browser, url, viewport, file, fullPage, adjust) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
   const page = await context.newPage();
   const problems = watchProblems(page);
@@ -21,6 +30,20 @@ async function shootPage(browser, url, viewport, file, fullPage) {
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(600); // the smooth scroll to the results
   await page.evaluate(() => window.scrollTo(0, 0));
+  if (adjust) {
+    // The controls at work: a blurred background, the sunset 2x2 pop art, Atkinson dithering.
+    await rendered(page, () => page.check('input[name="bg"][value="blur"]'));
+    await rendered(page, () => page.selectOption('#fx-popart-palette', 'sunset'));
+    await rendered(page, () => page.selectOption('#fx-popart-grid', '2x2'));
+    await rendered(page, () => page.selectOption('#fx-dither-method', 'atkinson'));
+    await page.fill('#compare', '35');
+    await page.screenshot({ path: path.join(OUT, file), fullPage: true, clip: await page.$eval('#results', (r) => {
+      const b = r.getBoundingClientRect();
+      return { x: b.x, y: b.y + window.scrollY, width: b.width, height: b.height };
+    }) });
+    await context.close();
+    return problems;
+  }
   await page.screenshot({ path: path.join(OUT, file), fullPage });
   await context.close();
   return problems;
@@ -34,6 +57,7 @@ async function main() {
     const problems = [
       ...(await shootPage(browser, server.url, { width: 1280, height: 900 }, 'page-desktop.png', true)),
       ...(await shootPage(browser, server.url, { width: 390, height: 844 }, 'page-phone.png', true)),
+      ...(await shootPage(browser, server.url, { width: 1280, height: 900 }, 'page-adjusted.png', true, true)),
     ];
     // The dashboard after those two photos and one refused file.
     await fetch(`${server.url}/api/v2/process`, { method: 'POST', body: 'not a photo' });
@@ -53,7 +77,7 @@ async function main() {
     await context.close();
     const relevant = problems.filter((p) => !/status of 415/.test(p));
     if (relevant.length) throw new Error(`problems in the page: ${relevant.join('; ')}`);
-    for (const f of ['page-desktop.png', 'page-phone.png', 'dashboard.png']) console.log(path.join(OUT, f));
+    for (const f of ['page-desktop.png', 'page-phone.png', 'page-adjusted.png', 'dashboard.png']) console.log(path.join(OUT, f));
   } finally {
     await browser.close();
     await server.stop();
