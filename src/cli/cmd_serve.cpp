@@ -21,6 +21,7 @@
 #include "server/metrics.h"
 #include "server/service.h"
 #include "server/share_store.h"
+#include "server/url_fetch.h"
 
 namespace cutout::cli {
 namespace {
@@ -277,6 +278,27 @@ void add_serve_command(CLI::App& app, int& exit_status) {
           return std::string(e.what());
         }
       });
+  cmd->add_option("--fetch-allow", c.fetch_allow,
+                  "hosts remove.bg's image_url and bg_image_url may fetch from (comma list of host[:port] or "
+                  "*.domain[:port]; without a port, 80 and 443 only; default none: refused)")
+      ->envname("CUTOUT_FETCH_ALLOW")
+      ->check([](const std::string& value) {
+        try {
+          server::FetchAllowList{value};
+          return std::string();
+        } catch (const std::invalid_argument& e) {
+          return std::string(e.what());
+        }
+      });
+  cmd->add_option("--fetch-max-bytes", c.fetch_max_bytes,
+                  "largest image fetched from a URL (0: --max-body-bytes)")
+      ->envname("CUTOUT_FETCH_MAX_BYTES")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 32))
+      ->capture_default_str();
+  cmd->add_option("--fetch-timeout-s", c.fetch_timeout_s, "time limit of one URL fetch, redirects included")
+      ->envname("CUTOUT_FETCH_TIMEOUT_S")
+      ->check(CLI::Range(0.1, 600.0))
+      ->capture_default_str();
   cmd->add_option("--log-level", c.log_level, "debug, info, warning or error")
       ->envname("CUTOUT_LOG_LEVEL")
       ->capture_default_str();

@@ -1,5 +1,6 @@
-// The HTTP transport: the only place that knows Boost.Beast (the server) and cpp-httplib (the
-// client calls at the bottom), both hidden behind Impl.
+// The HTTP transport: the only place that knows Boost.Beast (the server), hidden behind Impl, and
+// with url_fetch.cpp (remove.bg's image_url) the only one that knows cpp-httplib (the client calls
+// at the bottom).
 //
 // Event-driven: a few I/O threads (epoll, through Boost.Asio) read every connection's request
 // with deadlines -- the header section from the first byte (or from the connection, for a new

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <set>
@@ -184,17 +185,22 @@ RemoveBgParams parse_removebg(const HttpRequest& request) {
     p.image = it->second;
   } else if (auto b64 = value("image_file_b64")) {
     p.image = image_from_b64("image_file_b64", *b64);
-  } else if (value("image_url") || value("image_file")) {
-    throw invalid(value("image_url")
-                      ? "image_url is not enabled on this server: send image_file or image_file_b64"
-                      : "image_file must be a file part of a multipart body");
+  } else if (auto url = value("image_url")) {
+    if (url->empty()) throw invalid("image_url is empty");
+    p.image_url = *url;
+  } else if (value("image_file")) {
+    throw invalid("image_file must be a file part of a multipart body");
   }
-  if (p.image.empty()) {
+  if (p.image.empty() && p.image_url.empty()) {
     throw RemoveBgError(400, "No image given", "missing_source",
-                        "No image given: send image_file (multipart) or image_file_b64");
+                        "No image given: send image_file (multipart), image_file_b64 or image_url");
   }
-  if (auto it = f.files.find("bg_image_file"); it != f.files.end()) p.bg_image = it->second;
-  if (value("bg_image_url")) throw invalid("bg_image_url is not enabled on this server: send bg_image_file");
+  if (auto it = f.files.find("bg_image_file"); it != f.files.end()) {
+    p.bg_image = it->second;
+  } else if (auto url = value("bg_image_url")) {
+    if (url->empty()) throw invalid("bg_image_url is empty");
+    p.bg_image_url = *url;
+  }
   if (auto v = value("bg_color"); v && !v->empty()) p.bg_color = parse_colour(*v);
 
   if (auto v = value("size")) {
@@ -377,7 +383,46 @@ std::vector<uint8_t> zip_stored(const std::vector<std::pair<std::string, std::ve
 
 RemoveBgRoute::RemoveBgRoute(const ServeConfig& config, Engine& engine, MetricsRegistry& metrics,
                              const std::atomic<bool>& draining)
-    : config_(config), engine_(engine), metrics_(metrics), draining_(draining) {}
+    : config_(config),
+      fetch_allow_(config.fetch_allow),
+      fetch_limits_{config.fetch_max_bytes ? config.fetch_max_bytes : config.max_body_bytes,
+                    config.fetch_timeout_s},
+      engine_(engine),
+      metrics_(metrics),
+      draining_(draining) {}
+
+std::string RemoveBgRoute::fetch(const std::string& field, const std::string& url,
+                                 const std::string& instead) const {
+  if (!fetch_allow_.enabled()) {
+    throw invalid(field +
+                  " is not enabled on this server (its operator allows hosts with --fetch-allow): send " +
+                  instead);
+  }
+  auto count = [&](std::string_view outcome) {
+    metrics_
+        .counter("cutout_url_fetches_total", "image_url and bg_image_url fetches, by outcome",
+                 {{"outcome", std::string(outcome)}})
+        .inc();
+  };
+  try {
+    std::string bytes = fetch_url(url, fetch_allow_, fetch_limits_);
+    count("ok");
+    return bytes;
+  } catch (const FetchError& e) {
+    count(fetch_failure_name(e.failure));
+    const std::string detail = field + ": " + e.what();
+    switch (e.failure) {
+      case FetchFailure::kInvalidUrl:
+        throw invalid(detail);
+      case FetchFailure::kNotAllowed:
+        throw RemoveBgError(400, "URL not allowed", "url_not_allowed", detail);
+      case FetchFailure::kTooLarge:
+        throw RemoveBgError(400, "File too large", "file_too_large", detail);
+      default:
+        throw RemoveBgError(400, "Failed to download image", "failed_to_download", detail);
+    }
+  }
+}
 
 HttpResponse RemoveBgRoute::operator()(HttpRequest& request, RequestInfo& info) const {
   HttpResponse r;
@@ -413,7 +458,13 @@ HttpResponse RemoveBgRoute::answer(HttpRequest& request, RequestInfo& info) cons
       throw RemoveBgError(403, "Invalid API Key", "auth_failed", "the X-Api-Key is not this service's key");
   }
   if (draining_) throw ApiException(ApiCode::kNotReady, "the server is shutting down");
-  const RemoveBgParams p = parse_removebg(request);
+  RemoveBgParams p = parse_removebg(request);
+  // Both URLs are fetched before the photo is queued: a bad background fails without an inference.
+  const auto fetch_start = std::chrono::steady_clock::now();
+  if (!p.image_url.empty()) p.image = fetch("image_url", p.image_url, "image_file or image_file_b64");
+  if (!p.bg_image_url.empty()) p.bg_image = fetch("bg_image_url", p.bg_image_url, "bg_image_file");
+  const double fetch_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - fetch_start).count();
   RemoveOptions options;
   options.decode.max_pixels = config_.max_pixels;
   options.max_side = config_.max_output_side;
@@ -432,7 +483,7 @@ HttpResponse RemoveBgRoute::answer(HttpRequest& request, RequestInfo& info) cons
       bg = decode_image(std::span(reinterpret_cast<const uint8_t*>(p.bg_image.data()), p.bg_image.size()),
                         bg_options);
     } catch (const Error& e) {
-      throw invalid(std::string("bg_image_file: ") + e.what());
+      throw invalid((p.bg_image_url.empty() ? "bg_image_file: " : "bg_image_url: ") + std::string(e.what()));
     }
     image = over_picture(rgba, cover_fit(bg.pixels, rgba.size()));
   } else if (p.bg_color) {
@@ -491,6 +542,7 @@ HttpResponse RemoveBgRoute::answer(HttpRequest& request, RequestInfo& info) cons
       {"queue", cut.queue_ms},
       {"decode", cut.timings.decode_ms},
       {"inference", cut.timings.preprocess_ms + cut.timings.inference_ms + cut.timings.postprocess_ms}};
+  if (!p.image_url.empty() || !p.bg_image_url.empty()) info.timings["fetch"] = fetch_ms;
   return r;
 }
 

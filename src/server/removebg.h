@@ -9,8 +9,10 @@
 // with X-Width, X-Height, X-Type, X-Foreground-{Top,Left,Width,Height} and X-Credits-Charged: 0,
 // or with Accept: application/json {"data": {"result_b64", "foreground_top", ...}}; errors are
 // {"errors": [{"title", "code", "detail"}]} with remove.bg's statuses (400, 403, 429, 5xx).
-// The API key is X-Api-Key, the same key as the v2 API's. image_url and bg_image_url are refused:
-// fetching URLs given by clients is a server-side request forgery door this service keeps shut.
+// The API key is X-Api-Key, the same key as the v2 API's. image_url and bg_image_url are fetched
+// only when the operator names the hosts (--fetch-allow; url_fetch.h has the rules and limits):
+// fetching URLs given by clients is a server-side request forgery door, refused (400) by default.
+// The fetched bytes go the way of image_file and bg_image_file.
 #pragma once
 
 #include <array>
@@ -28,6 +30,7 @@
 #include "server/metrics.h"
 #include "server/router.h"
 #include "server/serve_config.h"
+#include "server/url_fetch.h"
 
 namespace cutout::server {
 
@@ -47,8 +50,10 @@ struct Length {
 };
 
 struct RemoveBgParams {
-  std::string image;              // the photo's bytes (image_file or image_file_b64)
+  std::string image;              // the photo's bytes (image_file or image_file_b64; empty for image_url)
   std::string bg_image;           // bg_image_file's bytes, or empty
+  std::string image_url;          // image_url, when neither image_file nor image_file_b64 came
+  std::string bg_image_url;       // bg_image_url, when bg_image_file did not come
   std::optional<Rgba> bg_color;   // bg_color
   int64_t max_output_pixels = 0;  // size: 0 for the photo's own size
   enum class Format { kAuto, kPng, kJpg, kWebp, kZip } format = Format::kAuto;
@@ -62,7 +67,8 @@ struct RemoveBgParams {
 };
 
 // Reads the request's fields (multipart, form-encoded or JSON body, and the query). Throws
-// RemoveBgError(400) naming the parameter and what it accepts.
+// RemoveBgError(400) naming the parameter and what it accepts. URLs are only recorded here:
+// RemoveBgRoute fetches them (or refuses them, without --fetch-allow).
 RemoveBgParams parse_removebg(const HttpRequest& request);
 
 // The laid-out result: the image (RGBA) and the subject's box in it.
@@ -87,7 +93,12 @@ class RemoveBgRoute {
 
  private:
   HttpResponse answer(HttpRequest& request, RequestInfo& info) const;
+  // The body at `url` (the parameter `field`), or RemoveBgError: refused without --fetch-allow,
+  // else the fetch's failure in remove.bg's terms. Counted in cutout_url_fetches_total{outcome}.
+  std::string fetch(const std::string& field, const std::string& url, const std::string& instead) const;
   const ServeConfig& config_;
+  const FetchAllowList fetch_allow_;
+  const FetchLimits fetch_limits_;
   Engine& engine_;
   MetricsRegistry& metrics_;
   const std::atomic<bool>& draining_;

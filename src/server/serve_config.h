@@ -39,6 +39,11 @@ struct ServeConfig {
   int ort_spin_us = 0;
   std::string api_key;       // CUTOUT_API_KEY: required on /api/* when set
   std::string cors_origins;  // CUTOUT_CORS_ORIGINS: origins allowed cross-origin ("*", a comma list; "" none)
+  // remove.bg's image_url and bg_image_url (src/server/url_fetch.h): the hosts they may fetch from
+  // ("" off: they are refused), and the limits of one fetch.
+  std::string fetch_allow;       // CUTOUT_FETCH_ALLOW: comma list of host[:port] or *.domain[:port]
+  uint64_t fetch_max_bytes = 0;  // 0: max_body_bytes
+  double fetch_timeout_s = 10;   // the whole fetch, redirects included
   std::string log_level = "info";
   std::string trace_project;  // GOOGLE_CLOUD_PROJECT: for logging.googleapis.com/trace
   double price_per_hour = 0;  // instance price, for cost per image (dashboard)
