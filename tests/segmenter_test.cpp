@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/pipeline.h"
+#include "inference/ort_core.h"
 #include "test_support.h"
 
 namespace cutout {
@@ -92,11 +93,11 @@ TEST(OrtSession, BadModelsAreModelErrors) {
   }
 }
 
-TEST(OrtSession, CudaOnACpuBuildIsAClearError) {
-  const auto providers = available_providers();
-  if (std::find(providers.begin(), providers.end(), "CUDAExecutionProvider") != providers.end()) {
-    GTEST_SKIP() << "this ONNX Runtime has CUDA";
-  }
+// Without a GPU, --device cuda fails before any session, naming what the machine lacks; auto
+// falls back to cpu and says why; the CPU-only core is refused for cuda whatever the machine.
+TEST(OrtSession, CudaWithoutWhatItNeedsIsAClearError) {
+  const std::string missing = cuda_missing(ort_core_path("microsoft"));
+  if (missing.empty()) GTEST_SKIP() << "this machine can run CUDA";
   SessionConfig c = one_thread();
   c.device = Device::kCuda;
   try {
@@ -104,6 +105,21 @@ TEST(OrtSession, CudaOnACpuBuildIsAClearError) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kModel);
+    EXPECT_NE(std::string(e.what()).find("this machine lacks " + missing), std::string::npos) << e.what();
+  }
+  c.device = Device::kAuto;
+  const DeviceChoice auto_choice = choose_device(c);
+  EXPECT_EQ(auto_choice.device, Device::kCpu);
+  EXPECT_NE(auto_choice.why.find(missing), std::string::npos) << auto_choice.why;
+  OrtSession fallback(tiny("tiny_isnet.onnx", ModelKind::kIsnet), c);
+  EXPECT_EQ(fallback.provider(), "cpu");
+
+  c.device = Device::kCuda;
+  c.ort_core = "asus4";
+  try {
+    choose_device(c);
+    FAIL();
+  } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("CPU build"), std::string::npos) << e.what();
   }
 }
@@ -111,6 +127,8 @@ TEST(OrtSession, CudaOnACpuBuildIsAClearError) {
 TEST(Device, ParseAndThreadDefaults) {
   EXPECT_EQ(parse_device("cpu"), Device::kCpu);
   EXPECT_EQ(parse_device("cuda"), Device::kCuda);
+  EXPECT_EQ(parse_device("auto"), Device::kAuto);
+  EXPECT_EQ(device_name(Device::kAuto), "auto");
   EXPECT_THROW(parse_device("tpu"), Error);
   setenv("CUTOUT_THREADS", "3", 1);
   EXPECT_EQ(default_thread_count(), 3);

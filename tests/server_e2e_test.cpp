@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
+#include "inference/ort_core.h"
 #include "server_e2e_helpers.h"
 #include "server_fixture.h"
 #include "test_support.h"
@@ -847,15 +848,26 @@ TEST(ServerE2E, ModelThatFailsToLoadAnswers503) {
 }
 
 // On a GPU (--device other than cpu) the GPU gauges and the log's gpu_memory_used come from NVML.
-// No NVIDIA driver here: a library with NVML's ABI (tests/fake_nvml.c, two GPUs) stands in, and the
-// model fails to load (the ONNX Runtime core is a CPU build), which leaves the service up to check.
+// No NVIDIA driver here: a library with NVML's ABI (tests/fake_nvml.c, two GPUs) stands in, and a
+// fake driver with empty CUDA libraries (tests/fake_cuda.c) passes the start's check, so the
+// service runs on the CUDA-capable core; the model then fails to load (its CUDA provider cannot
+// link against the empty libraries), which leaves the service up to check.
 TEST(ServerE2E, GpuFiguresComeFromNvmlWhenTheDeviceIsAGpu) {
   ServerOptions options;
   options.args = {"--device", "cuda"};
-  options.env = {{"CUTOUT_NVML_LIBRARY", CUTOUT_FAKE_NVML}};
+  const char* path = std::getenv("LD_LIBRARY_PATH");
+  options.env = {
+      {"CUTOUT_NVML_LIBRARY", CUTOUT_FAKE_NVML},
+      {"LD_LIBRARY_PATH", std::string(CUTOUT_FAKE_CUDA_DIR) + (path ? ":" + std::string(path) : "")}};
   options.wait_ready = false;
   ServerProcess server(options);
-  ASSERT_TRUE(server.wait_for_log(message_is("model failed"), 60s)) << server.log_text();
+  const auto failed = server.wait_for_log(message_is("model failed"), 60s);
+  ASSERT_TRUE(failed) << server.log_text();
+  EXPECT_NE(failed->value("detail", "").find("libonnxruntime_providers_cuda.so"), std::string::npos)
+      << failed->dump();
+  const json status = json::parse(server.client().Get("/api/v2/status", ua())->body);
+  EXPECT_EQ(status["provider"], "cuda");
+  EXPECT_EQ(status["ort_core"], "microsoft");
   const Samples metrics = scrape(server);
   const double gib = 1024.0 * 1024 * 1024;
   EXPECT_EQ(sample(metrics, "cutout_gpu_memory_used_bytes", {{"gpu", "0"}}), 3 * gib);
@@ -866,6 +878,27 @@ TEST(ServerE2E, GpuFiguresComeFromNvmlWhenTheDeviceIsAGpu) {
   auto line = server.wait_for_log([](const json& j) { return j.value("endpoint", "") == "/healthz"; }, 10s);
   ASSERT_TRUE(line) << server.log_text();
   EXPECT_EQ((*line)["gpu_memory_used"], 25 * (1ull << 30));
+}
+
+// Without a GPU, --device cuda stops at start naming what the machine lacks; --device auto serves
+// on cpu and logs why.
+TEST(ServerE2E, CudaWithoutAGpuStopsAtStartAndAutoFallsBack) {
+  const std::string missing = cuda_missing(ort_core_path("microsoft"));
+  if (missing.empty()) GTEST_SKIP() << "this machine can run CUDA";
+  const std::string model = (testing::test_models_dir() / "tiny_isnet.onnx").string();
+  try {
+    ServerProcess server(ServerOptions{{"--device", "cuda", "--model", model}, {}, false});
+    FAIL() << "it started";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--device cuda: this machine lacks " + missing), std::string::npos)
+        << e.what();
+  }
+  ServerProcess server(ServerOptions{{"--device", "auto", "--model", model}, {}, true});
+  const auto line = server.wait_for_log(message_is("--device auto: running on cpu"), 10s);
+  ASSERT_TRUE(line) << server.log_text();
+  EXPECT_NE(line->value("reason", "").find(missing), std::string::npos) << line->dump();
+  const json status = json::parse(server.client().Get("/api/v2/status", ua())->body);
+  EXPECT_EQ(status["provider"], "cpu");
 }
 
 // On CPU there is no GPU series and gpu_memory_used is null, even where NVML could be loaded.

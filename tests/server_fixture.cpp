@@ -17,13 +17,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-// The caller's environment without anything that configures `cutout serve`, plus `extra`.
+// The caller's environment without anything that configures `cutout serve`, plus `extra`. Only
+// CUTOUT_ORT_CORE stays: the whole suite can run on either ONNX Runtime core.
 std::vector<std::string> clean_environment(const Env& extra) {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     const std::string entry = *e;
     const std::string name = entry.substr(0, entry.find('='));
-    if (name.rfind("CUTOUT_", 0) == 0 || name == "PORT" || name == "GOOGLE_CLOUD_PROJECT") continue;
+    if ((name.rfind("CUTOUT_", 0) == 0 && name != "CUTOUT_ORT_CORE") || name == "PORT" ||
+        name == "GOOGLE_CLOUD_PROJECT")
+      continue;
     env.push_back(entry);
   }
   for (const auto& [name, value] : extra) env.push_back(name + "=" + value);

@@ -57,11 +57,17 @@ void add_model_flags(CLI::App& app, ModelFlagTargets to, bool from_environment) 
       "inference threads (default: $CUTOUT_THREADS, $OMP_NUM_THREADS, cores within the container's CPU "
       "limit)")
       ->check(CLI::Range(0, 1024));
-  add("--device", to.device, "CUTOUT_DEVICE", "execution provider: cpu or cuda")->capture_default_str();
+  add("--device", to.device, "CUTOUT_DEVICE",
+      "execution provider: cpu, cuda (fails at start naming what is missing) or auto (cuda where it "
+      "can run, else cpu)")
+      ->capture_default_str();
+  add("--ort-core", to.ort_core, "CUTOUT_ORT_CORE",
+      "ONNX Runtime core: asus4 (CPU build), microsoft (onnxruntime-node, CUDA-capable) or a path to a "
+      "libonnxruntime.so of 1.29.0 (default: asus4 on cpu, microsoft on cuda)");
 }
 
 void ModelOptions::add_to(CLI::App& app) {
-  add_model_flags(app, {model, kind, base_size, threads, device}, false);
+  add_model_flags(app, {model, kind, base_size, threads, device, ort_core}, false);
 }
 
 ModelDescriptor ModelOptions::descriptor() const {
@@ -79,10 +85,22 @@ ModelOptions ModelOptions::with_model(const std::string& other) const {
   return o;
 }
 
-SessionConfig ModelOptions::session_config() const {
+SessionConfig ModelOptions::session_config(std::string* fallback) const {
   SessionConfig config;
   config.intra_op_threads = threads;
   config.device = parse_device(device);
+  config.ort_core = ort_core;
+  if (config.device != Device::kCpu) {  // decided once, here: cuda fails now, auto can say why
+    const DeviceChoice where = choose_device(config);
+    if (!where.why.empty()) {
+      if (fallback)
+        *fallback = where.why;
+      else
+        std::cerr << "cutout: --device auto: running on cpu: " << where.why << "\n";
+    }
+    config.device = where.device;
+    config.ort_core = where.core;
+  }
   return config;
 }
 

@@ -37,10 +37,12 @@ struct ModelFlagTargets {
   int& base_size;
   int& threads;
   std::string& device;
+  std::string& ort_core;
 };
-// Declares --model, --model-kind, --base-size, --threads and --device, the one table of the model
-// flags for every command that runs the model. With `from_environment` each also reads its
-// variable (CUTOUT_MODEL, CUTOUT_MODEL_KIND, CUTOUT_BASE_SIZE, CUTOUT_THREADS, CUTOUT_DEVICE;
+// Declares --model, --model-kind, --base-size, --threads, --device and --ort-core, the one table of
+// the model flags for every command that runs the model. With `from_environment` each also reads
+// its variable (CUTOUT_MODEL, CUTOUT_MODEL_KIND, CUTOUT_BASE_SIZE, CUTOUT_THREADS, CUTOUT_DEVICE,
+// CUTOUT_ORT_CORE;
 // flag > environment > default), as `cutout serve` does. The other commands take flags only;
 // without --threads (or with 0) their session still reads CUTOUT_THREADS when it starts
 // (default_thread_count()).
@@ -54,12 +56,15 @@ struct ModelOptions {
   int base_size = 0;
   int threads = 0;
   std::string device = "cpu";
+  std::string ort_core;  // empty: $CUTOUT_ORT_CORE, else the default (inference/ort_core.h)
 
   void add_to(CLI::App& app);          // add_model_flags, flags only
   ModelDescriptor descriptor() const;  // throws Error(kInvalidArgument)
   // The same options for another model (a name or a path; its own kind): --compare-model.
   ModelOptions with_model(const std::string& other) const;
-  SessionConfig session_config() const;
+  // Resolves the device (choose_device): cuda lacking anything throws Error(kModel) naming it; an
+  // auto that falls back to cpu says why in *fallback, or on stderr without one.
+  SessionConfig session_config(std::string* fallback = nullptr) const;
   // OpenCV's threads (effects, resizing) follow --threads when it is given.
   void apply_cv_threads() const;
 };

@@ -86,7 +86,8 @@ int run_serve(ServeConfig config, const CLI::App& cmd) {
   apply_cloud_run_port(config, cmd);
   std::unique_ptr<server::ShareStore> share = open_configured_share_store(config);
   // Validate before anything starts.
-  const ModelOptions model{config.model, config.model_kind, config.base_size, config.threads, config.device};
+  const ModelOptions model{config.model,   config.model_kind, config.base_size,
+                           config.threads, config.device,     config.ort_core};
   server::EngineOptions engine_options;
   engine_options.model = model.descriptor();
   // A missing model file is a configuration error: stop now rather than listen and answer 503s.
@@ -95,7 +96,10 @@ int run_serve(ServeConfig config, const CLI::App& cmd) {
     throw Error(ErrorCode::kInvalidArgument, "model file not found: " + engine_options.model.path.string() +
                                                  " (run scripts/setup.sh to fetch the built-in models)");
   }
-  engine_options.session = model.session_config();
+  // cuda lacking anything stops here, naming it; auto decides here, and says why when it is cpu.
+  std::string cpu_because;
+  engine_options.session = model.session_config(&cpu_because);
+  config.device = std::string(device_name(engine_options.session.device));
   // Idle ONNX Runtime threads must not spin here: HTTP, decoding and rendering threads share the
   // cores, and a preempted spinning worker stalls every barrier of the run. Measured while
   // /readyz was polled every 10 ms: model ready after 8.7 s spinning, 2.7 s not.
@@ -120,6 +124,7 @@ int run_serve(ServeConfig config, const CLI::App& cmd) {
 
   server::Logger logger(stdout, level);
   raise_file_limit(config, logger);
+  if (!cpu_because.empty()) logger.warning("--device auto: running on cpu", {{"reason", cpu_because}});
   server::MetricsRegistry metrics;
   std::unique_ptr<server::Service> service;
   server::Engine engine(engine_options, [&](server::ModelStatus s, double ms, const std::string& detail) {
@@ -201,7 +206,7 @@ void add_serve_command(CLI::App& app, int& exit_status) {
       ->envname("CUTOUT_PORT")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  add_model_flags(*cmd, {c.model, c.model_kind, c.base_size, c.threads, c.device}, true);
+  add_model_flags(*cmd, {c.model, c.model_kind, c.base_size, c.threads, c.device, c.ort_core}, true);
   cmd->add_option("--max-body-bytes", c.max_body_bytes, "largest request body")
       ->envname("CUTOUT_MAX_BODY_BYTES")
       ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32))

@@ -37,12 +37,13 @@ std::vector<ActivationStats> record_activations(const std::filesystem::path& mod
   std::vector<std::string> names;
   std::string input_name;
   try {
+    Ort::Env& env = ort_env();  // loads the core before the first API call
     Ort::SessionOptions options;
     options.SetIntraOpNumThreads(config.threads > 0 ? config.threads : default_thread_count());
     options.SetInterOpNumThreads(1);
     options.SetGraphOptimizationLevel(ORT_ENABLE_ALL);
     options.DisableMemPattern();
-    session = Ort::Session(ort_env(), model.c_str(), options);
+    session = Ort::Session(env, model.c_str(), options);
     Ort::AllocatorWithDefaultOptions alloc;
     input_name = session.GetInputNameAllocated(0, alloc).get();
     for (size_t i = 0; i < session.GetOutputCount(); ++i) {

@@ -6,7 +6,8 @@
 
 namespace cutout {
 
-// Created on first use, never destroyed before the sessions that use it.
+// Created on first use, after loading the ONNX Runtime core (ort_core.h: the default unless one
+// was loaded before); never destroyed before the sessions that use it.
 Ort::Env& ort_env();
 
 }  // namespace cutout

@@ -12,13 +12,14 @@
 
 #include "core/error.h"
 #include "core/timer.h"
+#include "inference/ort_core.h"
 #include "inference/ort_env.h"
 
 namespace cutout {
 
 // One Env per process, as ONNX Runtime recommends.
 Ort::Env& ort_env() {
-  static Ort::Env env(ORT_LOGGING_LEVEL_WARNING, "cutout");
+  static Ort::Env env = (load_ort_core(), Ort::Env(ORT_LOGGING_LEVEL_WARNING, "cutout"));
   return env;
 }
 
@@ -39,11 +40,12 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 }
 
 void append_cuda(Ort::SessionOptions& options, int device_id) {
-  auto providers = Ort::GetAvailableProviders();
-  if (std::find(providers.begin(), providers.end(), "CUDAExecutionProvider") == providers.end()) {
-    throw Error(ErrorCode::kModel,
-                "--device cuda: this ONNX Runtime library has no CUDA execution provider "
-                "(it is a CPU build); install a GPU build of ONNX Runtime 1.29");
+  const OrtCore& core = load_ort_core();
+  if (std::find(core.providers.begin(), core.providers.end(), "CUDAExecutionProvider") ==
+      core.providers.end()) {
+    throw Error(ErrorCode::kModel, "--device cuda: the ONNX Runtime core '" + core.name + "' (" + core.path +
+                                       ") has no CUDA execution provider: it is a CPU build "
+                                       "(--ort-core microsoft is the CUDA-capable one)");
   }
   const OrtApi& api = Ort::GetApi();
   OrtCUDAProviderOptionsV2* cuda = nullptr;
@@ -67,6 +69,8 @@ std::string_view device_name(Device device) {
       return "cpu";
     case Device::kCuda:
       return "cuda";
+    case Device::kAuto:
+      return "auto";
   }
   return "unknown";  // not an enumerator: a bug, never a guess
 }
@@ -74,7 +78,9 @@ std::string_view device_name(Device device) {
 Device parse_device(std::string_view name) {
   if (name == "cpu") return Device::kCpu;
   if (name == "cuda" || name == "gpu") return Device::kCuda;
-  throw Error(ErrorCode::kInvalidArgument, "unknown device '" + std::string(name) + "' (allowed: cpu, cuda)");
+  if (name == "auto") return Device::kAuto;
+  throw Error(ErrorCode::kInvalidArgument,
+              "unknown device '" + std::string(name) + "' (allowed: cpu, cuda, auto)");
 }
 
 GraphOptimization parse_graph_optimization(std::string_view name) {
@@ -126,10 +132,43 @@ int default_thread_count() {
 }
 
 std::vector<std::string> available_providers() {
-  return Ort::GetAvailableProviders();
+  return load_ort_core().providers;
+}
+
+std::string ort_core_name() {
+  return load_ort_core().name;
+}
+
+DeviceChoice choose_device(const SessionConfig& config) {
+  DeviceChoice choice;
+  if (config.device == Device::kCpu) {
+    choice.core = config.ort_core;  // empty: $CUTOUT_ORT_CORE or the default, when it loads
+    return choice;
+  }
+  const std::string core = config.ort_core.empty() ? "microsoft" : config.ort_core;
+  std::string missing = core == "asus4" ? "a CUDA-capable core ('asus4' is a CPU build: --ort-core microsoft)"
+                                        : cuda_missing(ort_core_path(core));
+  if (missing.empty()) {
+    choice.device = Device::kCuda;
+    choice.core = core;
+    return choice;
+  }
+  if (config.device == Device::kCuda) {
+    throw Error(ErrorCode::kModel, "--device cuda: this machine lacks " + missing +
+                                       " (--device auto falls back to cpu; docs/OPERATIONS.md \"GPU\")");
+  }
+  choice.core = config.ort_core;
+  choice.why = "no CUDA: this machine lacks " + missing;
+  return choice;
 }
 
 struct OrtSession::Impl {
+  // Declared first, so the core is loaded before any member below calls the API.
+  struct Core {
+    explicit Core(const std::string& name) { load_ort_core(name); }
+  } core;
+  DeviceChoice where;
+  explicit Impl(DeviceChoice w) : core(w.core), where(std::move(w)) {}
   Ort::Session session{nullptr};
   Ort::MemoryInfo cpu_memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
   std::string input_name, output_name;
@@ -143,7 +182,7 @@ struct OrtSession::Impl {
 };
 
 OrtSession::OrtSession(const ModelDescriptor& model, const SessionConfig& config)
-    : impl_(std::make_unique<Impl>()) {
+    : impl_(std::make_unique<Impl>(choose_device(config))) {
   Impl& m = *impl_;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(model.path, ec)) {
@@ -151,9 +190,10 @@ OrtSession::OrtSession(const ModelDescriptor& model, const SessionConfig& config
                                        " (run scripts/setup.sh to fetch the built-in models)");
   }
   m.threads = config.intra_op_threads > 0 ? config.intra_op_threads : default_thread_count();
-  m.device = config.device;
+  m.device = m.where.device;
   Stopwatch watch;
   try {
+    Ort::Env& env = ort_env();  // before any provider is appended: they log through it
     Ort::SessionOptions options;
     options.SetIntraOpNumThreads(m.threads);
     options.SetInterOpNumThreads(1);
@@ -176,8 +216,8 @@ OrtSession::OrtSession(const ModelDescriptor& model, const SessionConfig& config
       options.SetOptimizedModelFilePath(config.optimized_model_path.c_str());
     if (!config.profile_prefix.empty()) options.EnableProfiling(config.profile_prefix.c_str());
     m.profiling = !config.profile_prefix.empty();
-    if (config.device == Device::kCuda) append_cuda(options, config.cuda_device_id);
-    m.session = Ort::Session(ort_env(), model.path.c_str(), options);
+    if (m.device == Device::kCuda) append_cuda(options, config.cuda_device_id);
+    m.session = Ort::Session(env, model.path.c_str(), options);
   } catch (const Ort::Exception& e) {
     throw Error(ErrorCode::kModel, "cannot load model " + model.path.string() + ": " + e.what());
   }

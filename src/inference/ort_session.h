@@ -2,8 +2,9 @@
 //
 // Created once (loading is the expensive part: ~0.5 s) and reused for every image. Input and
 // output names and shapes are read from the model, not assumed. The execution provider is
-// chosen at run time: `cpu` always; `cuda` through the standard CUDA provider API, which works
-// with a GPU build of ONNX Runtime 1.29 and gives a clear error with the CPU build we ship.
+// chosen at run time: `cpu` always; `cuda` through the standard CUDA provider API on the
+// CUDA-capable core (inference/ort_core.h), failing with a message that names what the machine
+// lacks; `auto` is cuda where nothing is missing, else cpu.
 //
 // Thread-safety: run() (on the session's own input buffer) has one caller at a time; run(input)
 // may be called from several threads at once (ONNX Runtime's Session::Run is thread-safe and
@@ -20,8 +21,8 @@
 
 namespace cutout {
 
-enum class Device { kCpu, kCuda };
-std::string_view device_name(Device device);  // "cpu", "cuda"; "unknown" for any other value
+enum class Device { kCpu, kCuda, kAuto };
+std::string_view device_name(Device device);  // "cpu", "cuda", "auto"; "unknown" for any other value
 Device parse_device(std::string_view name);   // throws Error(kInvalidArgument)
 
 // CUTOUT_THREADS, else OMP_NUM_THREADS, else the cores this process may use, capped by the CPU
@@ -38,6 +39,9 @@ GraphOptimization parse_graph_optimization(std::string_view name);
 struct SessionConfig {
   int intra_op_threads = 0;  // 0: default_thread_count()
   Device device = Device::kCpu;
+  // The ONNX Runtime core (inference/ort_core.h): "asus4", "microsoft" or a path; empty: for cpu
+  // $CUTOUT_ORT_CORE, else default_ort_core(); for cuda the CUDA-capable "microsoft".
+  std::string ort_core;
   int cuda_device_id = 0;
   // Memory behaviour of the CPU allocator; the defaults are the measured best trade-off
   // (docs/PERFORMANCE.md): arena on, memory pattern off.
@@ -56,6 +60,16 @@ struct SessionConfig {
   // end_profiling() or when the session ends); empty: no profiling.
   std::string profile_prefix;
 };
+
+// Where a session on `config` runs: its device (never kAuto) and core, and for an `auto` that fell
+// back to cpu, why. Throws Error(kModel) for cuda when anything it needs is missing (naming it) or
+// the core named is a CPU build.
+struct DeviceChoice {
+  Device device = Device::kCpu;
+  std::string core;
+  std::string why;  // empty unless auto fell back
+};
+DeviceChoice choose_device(const SessionConfig& config);
 
 class OrtSession {
  public:
@@ -88,7 +102,10 @@ class OrtSession {
   std::unique_ptr<Impl> impl_;
 };
 
-// Execution providers this ONNX Runtime library offers, e.g. {"CPUExecutionProvider"}.
+// Execution providers of the loaded ONNX Runtime core (loading the default one if none is),
+// e.g. {"CPUExecutionProvider"}.
 std::vector<std::string> available_providers();
+// The name of the loaded core ("asus4", "microsoft", a path), loading the default if none is.
+std::string ort_core_name();
 
 }  // namespace cutout

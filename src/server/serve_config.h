@@ -20,6 +20,7 @@ struct ServeConfig {
   int base_size = 0;
   int threads = 0;  // 0: CUTOUT_THREADS / OMP_NUM_THREADS / cores
   std::string device = "cpu";
+  std::string ort_core;  // CUTOUT_ORT_CORE: asus4, microsoft or a path; empty: the default
   // Limits
   uint64_t max_body_bytes = 25u << 20;
   uint64_t max_pixels = 50'000'000;

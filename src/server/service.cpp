@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/timer.h"
+#include "inference/ort_core.h"
 #include "server/web_assets.h"
 
 namespace cutout::server {
@@ -356,6 +357,7 @@ nlohmann::json Service::status_json() const {
   return {{"model", engine_.model().name},
           {"model_status", model_status_name(engine_.status())},
           {"provider", engine_.provider()},
+          {"ort_core", loaded_ort_core() ? nlohmann::json(loaded_ort_core()->name) : nlohmann::json(nullptr)},
           {"threads", engine_.threads()},
           {"cold_start_ms", cold < 0 ? nlohmann::json(nullptr) : nlohmann::json(cold)},
           {"model_load_ms", engine_.model_load_ms()},
