@@ -6,6 +6,7 @@ channels, so a test can compute the exact expected output by hand:
 
   tiny_isnet.onnx       input  [1,3,1024,1024] -> output [1,1,1024,1024], sigmoid(8*(.25r+.5g+.25b))
                         plus a second, unused output like ISNet's side outputs
+  tiny_isnet_batch.onnx the same with a dynamic batch dimension [N,3,1024,1024] (as isnet-qdq)
   tiny_inspyrenet.onnx  img    [1,3,H,W] (dynamic) -> pred [1,1,H,W], 4*(.25r+.5g+.25b)+1 (raw, no
                         sigmoid: the inspyrenet kind min-max normalises it)
   tiny_inspyrenet_384.onnx  the same with a static 384x384 input
@@ -51,6 +52,8 @@ def main():
     models = {
         "tiny_isnet.onnx": conv_model("input", "output", [1, 3, 1024, 1024], [1, 1, 1024, 1024],
                                       8.0, 0.0, True, extra_output=True),
+        "tiny_isnet_batch.onnx": conv_model("input", "output", ["N", 3, 1024, 1024],
+                                            ["N", 1, 1024, 1024], 8.0, 0.0, True, extra_output=True),
         "tiny_inspyrenet.onnx": conv_model("img", "pred", [1, 3, "height", "width"],
                                            [1, 1, "height", "width"], 4.0, 1.0, False),
         "tiny_inspyrenet_384.onnx": conv_model("img", "pred", [1, 3, 384, 384], [1, 1, 384, 384],

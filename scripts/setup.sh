@@ -37,9 +37,10 @@ MODELS=(
   "isnet-int8 /models/small 44342436 7001d60734fdc112dd9c062635fb59cd401fb82a9d4213134bce4dbd655c803a"
 )
 # Models the project derives from a pinned one with a committed recipe (scripts/isnet_qdq.py and
-# its ranges): name  from  bytes  sha256 of the result (generation is deterministic).
+# its ranges, then scripts/isnet_batch.py): name  from  bytes  sha256 of the result (generation is
+# deterministic).
 DERIVED=(
-  "isnet-qdq isnet 44506108 831ef3e2e6b10572d6bf1dcf6c3ca2bc22599d8dad77c70a15e9bad3a3d84ac5"
+  "isnet-qdq isnet 44506178 38f1d1ace6f5cd758b59e9c77fb00efb33996e870ea9c5530485a1994b5425eb"
 )
 
 # What building cutout needs (deploy/Dockerfile's build stage installs exactly these: --build-only).
@@ -244,10 +245,13 @@ derive_models() {
   for entry in "${DERIVED[@]}"; do
     read -r name from bytes sha <<<"$entry"
     model_ok "$models_dir/$name.onnx" "$bytes" "$sha" && continue
-    say "generating model $name from $from (scripts/isnet_qdq.py, scripts/quant/$name.ranges.json)"
+    say "generating model $name from $from (scripts/isnet_qdq.py, scripts/quant/$name.ranges.json, scripts/isnet_batch.py)"
     out="$models_dir/$name.onnx.part"
     /usr/bin/python3 "$root/scripts/isnet_qdq.py" quantize "$models_dir/$from.onnx" \
-      "$root/scripts/quant/$name.ranges.json" "$out" >/dev/null || die "generating $name failed"
+      "$root/scripts/quant/$name.ranges.json" "$out.q" >/dev/null || die "generating $name failed"
+    # Then the batch dimension made dynamic, for the engine's batching (--max-batch).
+    /usr/bin/python3 "$root/scripts/isnet_batch.py" "$out.q" "$out" >/dev/null || die "generating $name failed"
+    rm -f "$out.q"
     accept_model "$name" "$bytes" "$sha" generated
   done
 }

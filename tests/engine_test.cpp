@@ -567,5 +567,90 @@ TEST_F(EngineTest, RetryAfterFollowsTheMeasuredInferenceTime) {
   EXPECT_LT(retry, 100);
 }
 
+// Dynamic batching (issue 17) on tiny_isnet_batch, whose batch dimension is dynamic: photos queued
+// behind a running one go through the model together; a lone photo waits at most the delay.
+EngineOptions batch_options(int max_batch, double delay_ms, const char* file = "tiny_isnet_batch.onnx") {
+  EngineOptions o;
+  o.model = custom_model(testing::test_models_dir() / file, ModelKind::kIsnet, 0);
+  o.session.intra_op_threads = 1;
+  o.queue_limit = 8;
+  o.max_batch = max_batch;
+  o.batch_delay_ms = delay_ms;
+  return o;
+}
+
+TEST_F(EngineTest, QueuedPhotosRunAsOneBatchWithTheSameMattes) {
+  Engine& e = make_engine(batch_options(4, 2));
+  e.start();
+  ASSERT_EQ(e.wait_until_settled(Clock::now() + kPatience), ModelStatus::kReady);
+  EXPECT_EQ(e.max_batch(), 4);
+  gate_.close();
+  auto running = photo_job();
+  ASSERT_TRUE(e.submit(running).has_value());
+  ASSERT_TRUE(eventually([&] { return started(*running); }));  // held at the gate, alone
+  std::vector<std::shared_ptr<InferenceJob>> queued;
+  for (int i = 0; i < 3; ++i) {
+    queued.push_back(photo_job());
+    ASSERT_TRUE(e.submit(queued.back()).has_value());
+  }
+  // Different photos in one batch get their own mattes: the third is inverted.
+  cv::bitwise_not(queued[2]->image, queued[2]->image);
+  gate_.open();
+  ASSERT_TRUE(wait_done(*running));
+  for (auto& job : queued) ASSERT_TRUE(wait_done(*job));
+  EXPECT_EQ(running->batch, 1);
+  for (auto& job : queued) {
+    EXPECT_FALSE(job->error);
+    EXPECT_EQ(job->batch, 3);
+    EXPECT_GT(job->timings.inference_ms, 0.0);
+  }
+  ASSERT_EQ(running->matte.size(), cv::Size(64, 48));
+  EXPECT_EQ(cv::norm(queued[0]->matte, running->matte, cv::NORM_INF), 0);
+  EXPECT_EQ(cv::norm(queued[1]->matte, running->matte, cv::NORM_INF), 0);
+  cv::Mat flipped;
+  cv::flip(running->matte, flipped, 1);  // the inverted photo is the mirror image of the first
+  EXPECT_EQ(cv::norm(queued[2]->matte, flipped, cv::NORM_INF), 0);
+  EXPECT_EQ(e.in_flight(), 0);
+}
+
+TEST_F(EngineTest, ALonePhotoWaitsAtMostTheBatchDelay) {
+  Engine& e = make_engine(batch_options(4, 150));
+  e.start();
+  ASSERT_EQ(e.wait_until_settled(Clock::now() + kPatience), ModelStatus::kReady);
+  auto job = photo_job();
+  ASSERT_TRUE(e.submit(job).has_value());
+  ASSERT_TRUE(wait_done(*job));
+  EXPECT_EQ(job->batch, 1);
+  EXPECT_GE(job->queue_ms, 140.0);   // it waited for company...
+  EXPECT_LT(job->queue_ms, 5000.0);  // ...a bounded time (wide: a loaded 2-core machine)
+}
+
+TEST_F(EngineTest, ABadPhotoInABatchFailsAloneAndAFixedBatchModelRunsOneAtATime) {
+  Engine& e = make_engine(batch_options(4, 2));
+  e.start();
+  ASSERT_EQ(e.wait_until_settled(Clock::now() + kPatience), ModelStatus::kReady);
+  gate_.close();
+  auto running = photo_job();
+  ASSERT_TRUE(e.submit(running).has_value());
+  ASSERT_TRUE(eventually([&] { return started(*running); }));
+  auto good = photo_job(), bad = std::make_shared<InferenceJob>();
+  bad->image = cv::Mat(48, 64, CV_8UC1, cv::Scalar(128));  // the model takes RGB or RGBA
+  ASSERT_TRUE(e.submit(good).has_value());
+  ASSERT_TRUE(e.submit(bad).has_value());
+  gate_.open();
+  ASSERT_TRUE(wait_done(*good));
+  ASSERT_TRUE(wait_done(*bad));
+  EXPECT_FALSE(good->error);
+  EXPECT_EQ(cv::norm(good->matte, running->matte, cv::NORM_INF), 0);
+  EXPECT_TRUE(bad->error);
+  EXPECT_EQ(e.status(), ModelStatus::kReady);
+  engine_.reset();
+
+  Engine& fixed = make_engine(batch_options(4, 2, "tiny_isnet.onnx"));
+  fixed.start();
+  ASSERT_EQ(fixed.wait_until_settled(Clock::now() + kPatience), ModelStatus::kReady);
+  EXPECT_EQ(fixed.max_batch(), 1);  // its graph fixes the batch at 1
+}
+
 }  // namespace
 }  // namespace cutout::server

@@ -20,7 +20,7 @@ TEST(ModelRegistry, BuiltInModelsArePinned) {
   EXPECT_EQ(models[1].bytes, 44342436u);
   EXPECT_EQ(models[2].name, "isnet-qdq");
   EXPECT_EQ(models[2].path, "/m/isnet-qdq.onnx");
-  EXPECT_EQ(models[2].sha256, "831ef3e2e6b10572d6bf1dcf6c3ca2bc22599d8dad77c70a15e9bad3a3d84ac5");
+  EXPECT_EQ(models[2].sha256, "38f1d1ace6f5cd758b59e9c77fb00efb33996e870ea9c5530485a1994b5425eb");
   for (const auto& m : models) {
     EXPECT_EQ(m.kind, ModelKind::kIsnet);
     EXPECT_EQ(m.input_size, 1024);

@@ -57,8 +57,8 @@ TEST(OrtCore, CudaNeedsNameWhatIsMissing) {
   EXPECT_EQ(installed.find("ONNX Runtime core"), std::string::npos) << installed;
   EXPECT_EQ(installed.find("libonnxruntime_providers_cuda.so"), std::string::npos) << installed;
   // Whatever this machine lacks is named with its soname; what it has is not.
-  for (const char* soname : {"libcuda.so.1", "libcudart.so.13", "libcublas.so.13", "libcurand.so.10",
-                             "libcudnn.so.9"}) {
+  for (const char* soname :
+       {"libcuda.so.1", "libcudart.so.13", "libcublas.so.13", "libcurand.so.10", "libcudnn.so.9"}) {
     const bool present = dlopen(soname, RTLD_LAZY | RTLD_LOCAL) != nullptr;
     EXPECT_EQ(installed.find(std::string("(") + soname + ")") == std::string::npos, present)
         << soname << ": " << installed;

@@ -107,6 +107,8 @@ int run_serve(ServeConfig config, const CLI::App& cmd) {
   engine_options.session.spin_duration_us = config.ort_spin_us;
   engine_options.queue_limit = config.queue_limit;
   engine_options.concurrency = config.inference_concurrency;
+  engine_options.max_batch = config.max_batch;
+  engine_options.batch_delay_ms = config.batch_delay_ms;
   server::Severity level;
   try {
     level = server::parse_severity(config.log_level);
@@ -170,7 +172,8 @@ int run_serve(ServeConfig config, const CLI::App& cmd) {
                             {"model", engine_options.model.name},
                             {"threads", engine.threads()},
                             {"queue_limit", config.queue_limit},
-                            {"inference_concurrency", config.inference_concurrency}});
+                            {"inference_concurrency", config.inference_concurrency},
+                            {"max_batch", config.max_batch}});
   engine.start();
 
   int signal_number = 0;
@@ -226,6 +229,17 @@ void add_serve_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--inference-concurrency", c.inference_concurrency, "inferences at once")
       ->envname("CUTOUT_INFERENCE_CONCURRENCY")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--max-batch", c.max_batch,
+                  "dynamic batching: up to this many queued photos run the model together (1: off; the "
+                  "model's batch dimension must allow it)")
+      ->envname("CUTOUT_MAX_BATCH")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--batch-delay-ms", c.batch_delay_ms,
+                  "with --max-batch: how long a photo waits for others to batch with")
+      ->envname("CUTOUT_BATCH_DELAY_MS")
+      ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
   cmd->add_option("--request-timeout-ms", c.request_timeout_ms, "deadline of a process request (504)")
       ->envname("CUTOUT_REQUEST_TIMEOUT_MS")

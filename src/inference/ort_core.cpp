@@ -78,11 +78,11 @@ const OrtCore& load_ort_core(std::string_view name) {
   void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!library) {
     const char* why = dlerror();
-    throw Error(ErrorCode::kModel, "cannot load the ONNX Runtime core '" + wanted + "' (" + path + "): " +
-                                       (why ? why : "unknown error") +
-                                       (wanted == "asus4" || wanted == "microsoft"
-                                            ? " (run scripts/setup.sh, or make setup)"
-                                            : ""));
+    throw Error(
+        ErrorCode::kModel,
+        "cannot load the ONNX Runtime core '" + wanted + "' (" + path +
+            "): " + (why ? why : "unknown error") +
+            (wanted == "asus4" || wanted == "microsoft" ? " (run scripts/setup.sh, or make setup)" : ""));
   }
   using GetApiBase = const OrtApiBase* (*)();
   auto get_base = reinterpret_cast<GetApiBase>(dlsym(library, "OrtGetApiBase"));
@@ -91,8 +91,8 @@ const OrtCore& load_ort_core(std::string_view name) {
   const std::string version = base->GetVersionString();
   const OrtApi* api = version == kVersion ? base->GetApi(ORT_API_VERSION) : nullptr;
   if (!api) {
-    throw Error(ErrorCode::kModel, path + " is ONNX Runtime " + version + ": cutout is built for " +
-                                       std::string(kVersion));
+    throw Error(ErrorCode::kModel,
+                path + " is ONNX Runtime " + version + ": cutout is built for " + std::string(kVersion));
   }
   Ort::InitApi(api);
   OrtCore loaded{wanted, path, version, {}};

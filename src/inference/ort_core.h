@@ -16,9 +16,9 @@
 namespace cutout {
 
 struct OrtCore {
-  std::string name;     // "asus4", "microsoft", or the path given
-  std::string path;     // the file loaded
-  std::string version;  // its GetVersionString()
+  std::string name;                    // "asus4", "microsoft", or the path given
+  std::string path;                    // the file loaded
+  std::string version;                 // its GetVersionString()
   std::vector<std::string> providers;  // e.g. CUDAExecutionProvider, CPUExecutionProvider
 };
 

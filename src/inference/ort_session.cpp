@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <thread>
 
 #include <onnxruntime_cxx_api.h>
@@ -173,6 +174,7 @@ struct OrtSession::Impl {
   Ort::MemoryInfo cpu_memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
   std::string input_name, output_name;
   int width = 0, height = 0, threads = 1;
+  bool dynamic_batch = false;  // the input's first dimension is symbolic
   Device device = Device::kCpu;
   double load_ms = 0;
   bool profiling = false;
@@ -239,6 +241,7 @@ OrtSession::OrtSession(const ModelDescriptor& model, const SessionConfig& config
     throw Error(ErrorCode::kModel, model.name + ": input '" + m.input_name +
                                        "' must be float [1,3,H,W], is " + shape_text(in_shape));
   }
+  m.dynamic_batch = in_shape[0] <= 0;
   m.height = in_shape[2] > 0 ? static_cast<int>(in_shape[2]) : model.input_size;
   m.width = in_shape[3] > 0 ? static_cast<int>(in_shape[3]) : model.input_size;
 
@@ -298,10 +301,11 @@ std::string OrtSession::end_profiling() {
 
 namespace {
 
-// Session::Run on one input tensor, returning the matte output after checking its shape.
+// Session::Run on one input tensor of `batch` images, returning the matte output after checking
+// its shape.
 std::vector<Ort::Value> run_session(Ort::Session& session, const std::string& input_name,
                                     const std::string& output_name, const Ort::Value& input, int width,
-                                    int height) {
+                                    int height, int batch = 1) {
   const char* in_names[] = {input_name.c_str()};
   const char* out_names[] = {output_name.c_str()};
   std::vector<Ort::Value> outputs;
@@ -312,11 +316,13 @@ std::vector<Ort::Value> run_session(Ort::Session& session, const std::string& in
   }
   auto info = outputs.at(0).GetTensorTypeAndShapeInfo();
   auto shape = info.GetShape();
-  const size_t expected = static_cast<size_t>(width) * static_cast<size_t>(height);
-  if (shape.size() != 4 || shape[0] != 1 || shape[1] != 1 || shape[2] != height || shape[3] != width ||
+  const size_t expected =
+      static_cast<size_t>(batch) * static_cast<size_t>(width) * static_cast<size_t>(height);
+  if (shape.size() != 4 || shape[0] != batch || shape[1] != 1 || shape[2] != height || shape[3] != width ||
       info.GetElementCount() != expected) {
-    throw Error(ErrorCode::kModel, "model output has shape " + shape_text(shape) + ", expected [1,1," +
-                                       std::to_string(height) + "," + std::to_string(width) + "]");
+    throw Error(ErrorCode::kModel, "model output has shape " + shape_text(shape) + ", expected [" +
+                                       std::to_string(batch) + ",1," + std::to_string(height) + "," +
+                                       std::to_string(width) + "]");
   }
   return outputs;
 }
@@ -340,6 +346,22 @@ std::vector<float> OrtSession::run(std::span<const float> input) {
   auto outputs = run_session(m.session, m.input_name, m.output_name, tensor, m.width, m.height);
   const float* data = outputs[0].GetTensorData<float>();
   return {data, data + static_cast<size_t>(m.width) * static_cast<size_t>(m.height)};
+}
+
+int OrtSession::max_batch() const {
+  return impl_->dynamic_batch ? std::numeric_limits<int>::max() : 1;
+}
+
+std::vector<float> OrtSession::run_batch(std::span<const float> inputs, int n) {
+  Impl& m = *impl_;
+  if (n < 1 || n > max_batch() || inputs.size() != m.input.size() * static_cast<size_t>(n))
+    throw Error(ErrorCode::kInternal, "run_batch: wrong batch or input size");
+  const int64_t shape[4] = {n, 3, m.height, m.width};
+  Ort::Value tensor = Ort::Value::CreateTensor<float>(m.cpu_memory, const_cast<float*>(inputs.data()),
+                                                      inputs.size(), shape, 4);
+  auto outputs = run_session(m.session, m.input_name, m.output_name, tensor, m.width, m.height, n);
+  const float* data = outputs[0].GetTensorData<float>();
+  return {data, data + static_cast<size_t>(n) * static_cast<size_t>(m.width) * static_cast<size_t>(m.height)};
 }
 
 }  // namespace cutout

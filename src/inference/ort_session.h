@@ -88,6 +88,11 @@ class OrtSession {
   std::span<const float> run();
   // Runs the model on a caller's planar [3][H][W] input; returns the [H][W] output. Thread-safe.
   std::vector<float> run(std::span<const float> input);
+  // The most inputs one run takes: 1 for a graph whose batch dimension is fixed, else unbounded.
+  int max_batch() const;
+  // Runs the model once on `n` planar [3][H][W] inputs laid end to end (n <= max_batch());
+  // returns the n [H][W] outputs, end to end. Thread-safe.
+  std::vector<float> run_batch(std::span<const float> inputs, int n);
 
   double load_ms() const;
   int threads() const;

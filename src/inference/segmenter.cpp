@@ -21,4 +21,29 @@ cv::Mat Segmenter::predict_matte(const cv::Mat& image, StageTimings& t) {
   return matte;
 }
 
+std::vector<cv::Mat> Segmenter::predict_mattes(const std::vector<cv::Mat>& images,
+                                               std::vector<StageTimings>& t) {
+  const int w = session_.input_width(), h = session_.input_height();
+  const size_t plane = 3 * static_cast<size_t>(w) * static_cast<size_t>(h);
+  const size_t n = images.size();
+  t.resize(n);
+  std::vector<float> input(plane * n);
+  Stopwatch watch;
+  for (size_t i = 0; i < n; ++i) {
+    image_to_tensor(images[i], w, h, model_.normalization, std::span(input).subspan(i * plane, plane));
+    t[i].preprocess_ms += watch.lap_ms();
+  }
+  const std::vector<float> output = session_.run_batch(input, static_cast<int>(n));
+  const double run_ms = watch.lap_ms();
+  std::vector<cv::Mat> mattes(n);
+  const size_t out_plane = static_cast<size_t>(w) * static_cast<size_t>(h);
+  for (size_t i = 0; i < n; ++i) {
+    t[i].inference_ms += run_ms;
+    const std::span<const float> one(output.data() + i * out_plane, out_plane);
+    mattes[i] = resize_matte(output_to_matte(one, w, h, model_.activation), images[i].size());
+    t[i].postprocess_ms += watch.lap_ms();
+  }
+  return mattes;
+}
+
 }  // namespace cutout

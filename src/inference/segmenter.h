@@ -4,6 +4,8 @@
 // own input tensor). Create it once and reuse it: construction loads the model.
 #pragma once
 
+#include <vector>
+
 #include "core/pipeline.h"
 #include "inference/model_registry.h"
 #include "inference/ort_session.h"
@@ -16,6 +18,10 @@ class Segmenter final : public MattePredictor {
   Segmenter(ModelDescriptor model, const SessionConfig& config);
 
   cv::Mat predict_matte(const cv::Mat& image, StageTimings& timings) override;
+  // The mattes of several photos from one run of the model (at most session().max_batch()).
+  // Each photo's timings: its own preprocessing and postprocessing, and the whole run's
+  // inference (what it waited for). Throws for the batch when the run fails.
+  std::vector<cv::Mat> predict_mattes(const std::vector<cv::Mat>& images, std::vector<StageTimings>& timings);
 
   const ModelDescriptor& model() const { return model_; }
   OrtSession& session() { return session_; }

@@ -80,6 +80,7 @@ void Engine::load() {
     return;
   }
   load_ms_ = watch.elapsed_ms();
+  max_batch_ = std::clamp(options_.max_batch, 1, segmenter_->session().max_batch());
   {
     std::lock_guard lock(mutex_);
     warm_start_ = std::chrono::steady_clock::now();
@@ -90,75 +91,133 @@ void Engine::load() {
   for (int i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { work(); });
 }
 
+Engine::Batch Engine::take_batch() {
+  Batch batch;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    changed_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+    if (queue_.empty()) return batch;  // stopping, and everything queued is done
+    auto job = queue_.front();
+    queue_.pop_front();
+    if (!job->cancelled) {
+      batch.push_back(std::move(job));
+      break;
+    }
+  }
+  // Company for it: what is queued now, then what arrives within the delay.
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double, std::milli>(options_.batch_delay_ms));
+  const size_t most = static_cast<size_t>(std::max(1, max_batch_.load()));
+  while (batch.size() < most) {
+    if (queue_.empty() &&
+        (stopping_ || !changed_.wait_until(lock, deadline, [&] { return !queue_.empty() || stopping_; }))) {
+      break;
+    }
+    if (queue_.empty()) break;
+    auto job = queue_.front();
+    queue_.pop_front();
+    if (!job->cancelled) batch.push_back(std::move(job));
+  }
+  in_flight_ += static_cast<int>(batch.size());
+  return batch;
+}
+
 void Engine::work() {
   for (;;) {
-    std::shared_ptr<InferenceJob> job;
-    {
-      std::unique_lock lock(mutex_);
-      changed_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-      if (queue_.empty()) return;  // stopping, and everything queued is done
-      job = queue_.front();
-      queue_.pop_front();
-      if (job->cancelled) continue;
-      ++in_flight_;
-    }
+    const Batch batch = take_batch();
+    if (batch.empty()) return;
     changed_.notify_all();  // queue depth changed
-    {
-      std::lock_guard job_lock(job->mutex);
-      job->started = true;
-      job->queue_ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - job->submitted)
-              .count();
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<cv::Mat> images;
+    for (const auto& job : batch) {
+      {
+        std::lock_guard job_lock(job->mutex);
+        job->started = true;
+        job->queue_ms = std::chrono::duration<double, std::milli>(now - job->submitted).count();
+      }
+      if (options_.on_job_start) options_.on_job_start(*job);
+      images.push_back(job->image);
     }
-    if (options_.on_job_start) options_.on_job_start(*job);
-    StageTimings timings;
-    cv::Mat matte;
+    std::vector<StageTimings> timings(batch.size());
+    std::vector<cv::Mat> mattes(batch.size());
     std::exception_ptr error;
     try {
-      matte = segmenter_->predict_matte(job->image, timings);
+      if (batch.size() == 1)
+        mattes[0] = segmenter_->predict_matte(images[0], timings[0]);
+      else
+        mattes = segmenter_->predict_mattes(images, timings);
     } catch (...) {
       error = std::current_exception();
     }
-    const double seconds = (timings.preprocess_ms + timings.inference_ms + timings.postprocess_ms) / 1000.0;
-    bool first = false;
-    {
-      std::lock_guard lock(mutex_);
-      --in_flight_;
-      first = status_ == ModelStatus::kWarming;
-    }
-    if (!error && seconds > 0) typical_s_ = 0.8 * typical_s_.load() + 0.2 * seconds;
-    if (first && error && !job->warmup) {
-      // A request's own failure says nothing sure about the model: warm up with the dummy photo
-      // instead, and fail only if that fails too (else one bad request would condemn the server).
-      std::lock_guard lock(mutex_);
-      queue_.push_front(dummy_warmup_job());
-    } else if (first) {
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - warm_start_).count();
-      if (error) {
-        std::string why = "warm-up inference failed";
+    if (error && batch.size() > 1) {
+      // One bad photo must not fail the others: each alone, each with its own outcome.
+      for (size_t i = 0; i < batch.size(); ++i) {
+        std::vector<cv::Mat> one(1);
+        std::vector<StageTimings> t(1);
+        std::exception_ptr e;
         try {
-          std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-          why += std::string(": ") + e.what();
+          one[0] = segmenter_->predict_matte(images[i], t[0]);
+        } catch (...) {
+          e = std::current_exception();
         }
-        set_status(ModelStatus::kFailed, ms, why);
-      } else {
-        warmup_ms_ = ms;
-        set_status(ModelStatus::kReady, ms, job->warmup ? "dummy 1024x1024 run" : "first request's run");
+        finish({batch[i]}, one, t, e);
       }
+      continue;
     }
+    finish(batch, mattes, timings, error);
+  }
+}
+
+void Engine::finish(const Batch& batch, std::vector<cv::Mat>& mattes, std::vector<StageTimings>& timings,
+                    std::exception_ptr error) {
+  const StageTimings& t = timings.front();
+  // Per photo: a batch of n shares one run, so each took 1/n of it (Retry-After's figure).
+  const double seconds =
+      (t.preprocess_ms + t.inference_ms + t.postprocess_ms) / 1000.0 / static_cast<double>(batch.size());
+  bool first = false;
+  {
+    std::lock_guard lock(mutex_);
+    in_flight_ -= static_cast<int>(batch.size());
+    first = status_ == ModelStatus::kWarming;
+  }
+  if (!error && seconds > 0) typical_s_ = 0.8 * typical_s_.load() + 0.2 * seconds;
+  const bool warmup = std::any_of(batch.begin(), batch.end(), [](const auto& j) { return j->warmup; });
+  if (first && error && !warmup) {
+    // A request's own failure says nothing sure about the model: warm up with the dummy photo
+    // instead, and fail only if that fails too (else one bad request would condemn the server).
+    std::lock_guard lock(mutex_);
+    queue_.push_front(dummy_warmup_job());
+  } else if (first) {
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - warm_start_).count();
+    if (error) {
+      std::string why = "warm-up inference failed";
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        why += std::string(": ") + e.what();
+      }
+      set_status(ModelStatus::kFailed, ms, why);
+    } else {
+      warmup_ms_ = ms;
+      set_status(ModelStatus::kReady, ms, warmup ? "dummy 1024x1024 run" : "first request's run");
+    }
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const auto& job = batch[i];
     {
       std::lock_guard job_lock(job->mutex);
-      job->matte = std::move(matte);
+      job->matte = std::move(mattes[i]);
       job->error = error;
-      job->timings = timings;
+      job->timings = timings[i];
+      job->batch = static_cast<int>(batch.size());
       job->done = true;
       job->image.release();
     }
     job->cv.notify_all();
-    changed_.notify_all();
   }
+  changed_.notify_all();
 }
 
 void Engine::shutdown() {

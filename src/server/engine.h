@@ -49,6 +49,11 @@ struct EngineOptions {
   SessionConfig session;
   int queue_limit = 4;
   int concurrency = 1;
+  // Dynamic batching: a worker that takes a job also takes up to max_batch - 1 more that are
+  // queued, waiting at most batch_delay_ms for them, and runs them as one batch (when the model's
+  // batch dimension allows it, else one at a time). 1: off.
+  int max_batch = 1;
+  double batch_delay_ms = 2;
   // Called on the worker thread as each job (the dummy warm-up too) starts, before its inference;
   // empty in the server. Tests hold a worker here to fill the queue behind a running job.
   std::function<void(const InferenceJob& job)> on_job_start;
@@ -69,6 +74,7 @@ struct InferenceJob {
   std::exception_ptr error;
   StageTimings timings;  // preprocess, inference, postprocess
   double queue_ms = 0;   // from submit to start
+  int batch = 1;         // how many photos shared its run of the model (EngineOptions::max_batch)
   std::chrono::steady_clock::time_point submitted = std::chrono::steady_clock::now();
 };
 
@@ -111,10 +117,18 @@ class Engine {
   const ModelDescriptor& model() const { return options_.model; }
   std::string provider() const;
   int threads() const;
+  // The largest batch the workers run: max_batch, capped by the model's (1 until it is loaded).
+  int max_batch() const { return max_batch_; }
 
  private:
+  using Batch = std::vector<std::shared_ptr<InferenceJob>>;
   void load();
   void work();
+  // Waits for a job, then (batching) for more, up to max_batch() or batch_delay_ms; empty when
+  // stopping with nothing queued. Counts them in flight.
+  Batch take_batch();
+  void finish(const Batch& batch, std::vector<cv::Mat>& mattes, std::vector<StageTimings>& timings,
+              std::exception_ptr error);
   void set_status(ModelStatus status, double ms, const std::string& detail);
 
   EngineOptions options_;
@@ -128,6 +142,7 @@ class Engine {
   std::string failure_;
   bool stopping_ = false;
   int in_flight_ = 0;
+  std::atomic<int> max_batch_{1};
   std::atomic<double> typical_s_{1.0};
   std::atomic<double> load_ms_{0}, warmup_ms_{0};
   std::chrono::steady_clock::time_point warm_start_;

@@ -220,6 +220,7 @@ class ProcessHandler {
     nlohmann::json t = stage_timings_json(timings_);
     t["queue"] = job_ ? job_->queue_ms : 0.0;
     t["inference"] = timings_.preprocess_ms + timings_.inference_ms + timings_.postprocess_ms;
+    if (job_ && job_->batch > 1) t["batch"] = job_->batch;  // photos that shared its inference
     return t;
   }
 

@@ -27,6 +27,8 @@ struct ServeConfig {
   int max_output_side = 8192;     // cap on the outputs' longest side
   int queue_limit = 4;            // jobs waiting for inference; more get 429
   int inference_concurrency = 1;  // inferences at once (each uses all `threads`)
+  int max_batch = 1;              // CUTOUT_MAX_BATCH: queued photos run as one batch (1: off)
+  double batch_delay_ms = 2;      // CUTOUT_BATCH_DELAY_MS: how long a batch waits for company
   int request_timeout_ms = 120'000;
   int ready_wait_ms = 30'000;     // how long /api/v2/warmup waits for the model
   int drain_timeout_ms = 25'000;  // SIGTERM: how long in-flight work may take

@@ -366,6 +366,7 @@ nlohmann::json Service::status_json() const {
           {"queue_depth", engine_.queue_depth()},
           {"queue_limit", engine_.queue_limit()},
           {"in_flight", engine_.in_flight()},
+          {"max_batch", engine_.max_batch()},
           {"version", CUTOUT_VERSION},
           {"share_store", sharing_.enabled()},  // the page shows its Share button when true
           {"max_body_bytes", config_.max_body_bytes},
