@@ -30,6 +30,17 @@ test.before(async () => {
   context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   page = await context.newPage();
   problems = watchProblems(page);
+  // The pixels of an image the page shows, read back through a canvas (for the checks below).
+  await page.addInitScript(() => {
+    window.pixelsOf = (img, x = 0, y = 0, w = img.naturalWidth, h = img.naturalHeight) => {
+      const c = document.createElement('canvas');
+      c.width = img.naturalWidth;
+      c.height = img.naturalHeight;
+      const g = c.getContext('2d');
+      g.drawImage(img, 0, 0);
+      return g.getImageData(x, y, w, h).data;
+    };
+  });
   page.on('request', (r) => {
     if (r.url().includes('/api/v2/process')) processed.push(new URL(r.url()).searchParams);
   });
@@ -72,28 +83,18 @@ async function rendered(action) {
 
 // RGBA of an output at (fx, fy), fractions of its size, read back from the image the page shows.
 function pixel(effect, fx, fy) {
-  return page.$eval(`#result-grid figure[data-effect="${effect}"] img`, (img, [x, y]) => {
-    const c = document.createElement('canvas');
-    c.width = img.naturalWidth;
-    c.height = img.naturalHeight;
-    const g = c.getContext('2d');
-    g.drawImage(img, 0, 0);
-    return [...g.getImageData(Math.floor(x * (c.width - 1)), Math.floor(y * (c.height - 1)), 1, 1).data];
-  }, [fx, fy]);
+  return page.$eval(`#result-grid figure[data-effect="${effect}"] img`, (img, [x, y]) =>
+    [...window.pixelsOf(img, Math.floor(x * (img.naturalWidth - 1)), Math.floor(y * (img.naturalHeight - 1)), 1, 1)],
+  [fx, fy]);
 }
 
 // A digest of an output's pixels, to tell whether it changed.
 function digest(effect) {
   return page.$eval(`#result-grid figure[data-effect="${effect}"] img`, (img) => {
-    const c = document.createElement('canvas');
-    c.width = img.naturalWidth;
-    c.height = img.naturalHeight;
-    const g = c.getContext('2d');
-    g.drawImage(img, 0, 0);
-    const a = g.getImageData(0, 0, c.width, c.height).data;
+    const a = window.pixelsOf(img);
     let h = 0;
     for (let i = 0; i < a.length; i++) h = (Math.imul(h, 31) + a[i]) | 0;
-    return `${c.width}x${c.height}:${h}`;
+    return `${img.naturalWidth}x${img.naturalHeight}:${h}`;
   });
 }
 
@@ -249,14 +250,9 @@ test('effect controls redraw only their own output', async () => {
   assert.equal(await page.textContent('#fx-bw-strength-value'), '2.0');
   // The 2x2 grid: four panels of four palettes, so the opaque colours of each quarter differ.
   const panels = await page.$eval('#result-grid figure[data-effect="popart"] img', (img) => {
-    const c = document.createElement('canvas');
-    c.width = img.naturalWidth;
-    c.height = img.naturalHeight;
-    const g = c.getContext('2d');
-    g.drawImage(img, 0, 0);
-    const w = c.width >> 1, h = c.height >> 1;
+    const w = img.naturalWidth >> 1, h = img.naturalHeight >> 1;
     return [[0, 0], [w, 0], [0, h], [w, h]].map(([x, y]) => {
-      const a = g.getImageData(x, y, w, h).data;
+      const a = window.pixelsOf(img, x, y, w, h);
       const colours = new Set();
       for (let i = 0; i < a.length; i += 4) if (a[i + 3] === 255) colours.add((a[i] << 16) | (a[i + 1] << 8) | a[i + 2]);
       return [...colours].sort().join();

@@ -4,7 +4,8 @@
 Starts `cutout serve` twice on 127.0.0.1 and sends scripted requests:
   - a healthy server on the real model: a process request sent while the model loads (cold), one
     warm, one with a bad effect (400), one that is not an image (415), then SIGTERM;
-  - a server whose device is a GPU (with tests/fake_nvml.c standing in for NVML) whose model
+  - a server whose device is a GPU (with tests/fake_nvml.c standing in for NVML, and
+    tests/fake_cuda.c's driver and empty CUDA libraries passing the start's check) whose model
     cannot load: its process request gets 503 not_ready and its lines carry gpu_memory_used.
 Each stdout line is turned into the LogEntry Cloud Logging makes of it (severity, httpRequest and
 trace lifted out, the rest under jsonPayload), and every query and metric filter is evaluated by a
@@ -13,7 +14,8 @@ small interpreter of the Logging query language subset they use (AND, OR, NOT, p
 each field a query names exists in the real lines, each query matches the lines it should, and
 each metric's extractors yield values of the right type.
 
-  check_logging.py --cutout BIN --source DIR --model MODEL --bad-model FILE --fake-nvml LIB --photo JPG
+  check_logging.py --cutout BIN --source DIR --model MODEL --bad-model FILE --fake-nvml LIB
+                   --fake-cuda-dir DIR --photo JPG
 """
 import argparse
 import json
@@ -40,7 +42,9 @@ def run_server(cutout, args, env, script):
     """Starts cutout serve, runs script(base_url), sends SIGTERM; returns the parsed stdout lines."""
     port = free_port()
     with tempfile.TemporaryDirectory() as data, tempfile.TemporaryFile("w+") as out:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("CUTOUT_") and k != "PORT"}
+        # CUTOUT_ORT_CORE stays, as in the C++ fixtures: the suite can run on either core.
+        clean = {k: v for k, v in os.environ.items()
+                 if (not k.startswith("CUTOUT_") or k == "CUTOUT_ORT_CORE") and k != "PORT"}
         proc = subprocess.Popen([cutout, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data,
                                  "--share-store", "none", "--threads", "2", *args],
                                 stdout=out, stderr=subprocess.DEVNULL, env={**clean, **env})
@@ -252,6 +256,7 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--bad-model", required=True)
     ap.add_argument("--fake-nvml", required=True)
+    ap.add_argument("--fake-cuda-dir", required=True)
     ap.add_argument("--photo", required=True)
     args = ap.parse_args()
     photo = open(args.photo, "rb").read()
@@ -283,7 +288,10 @@ def main():
 
     lines = run_server(args.cutout, ["--model", args.model], {}, healthy)
     lines_gpu = run_server(args.cutout, ["--model", args.bad_model, "--device", "cuda"],
-                           {"CUTOUT_NVML_LIBRARY": args.fake_nvml}, gpu_failed)
+                           {"CUTOUT_NVML_LIBRARY": args.fake_nvml,
+                            "LD_LIBRARY_PATH": ":".join(filter(None, [args.fake_cuda_dir,
+                                                                      os.environ.get("LD_LIBRARY_PATH")]))},
+                           gpu_failed)
     entries = [log_entry(l) for l in lines + lines_gpu]
     check(len(entries) > 10, f"{len(entries)} log lines from the two servers")
     check(any(resolve(e, "jsonPayload.cold_start") is True for e in entries), "one request is marked cold_start")

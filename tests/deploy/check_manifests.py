@@ -440,7 +440,7 @@ class Checker:
         if c.subcommand == "remove":
             device = "cuda" if any(a in ("--device=cuda", "cuda") for a in c.sub_args) else "cpu"
         if c.subcommand == "serve":
-            self.r.check(device in ("cpu", "cuda", "gpu"), w, f"{src} = {device!r}: cutout takes cpu or cuda")
+            self.r.check(device in ("cpu", "cuda", "gpu", "auto"), w, f"{src} = {device!r}: cutout takes cpu, cuda or auto")
         if gpu is not None:
             self.r.check(device in ("cuda", "gpu"), w, f"a GPU is requested (nvidia.com/gpu) but the device is {device!r}")
         elif device in ("cuda", "gpu"):

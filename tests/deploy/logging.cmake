@@ -6,5 +6,5 @@ add_test(NAME deploy.cloud_logging
   COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/deploy/check_logging.py
           --cutout $<TARGET_FILE:cutout> --source ${CMAKE_SOURCE_DIR}
           --model ${CUTOUT_MODELS_DIR}/isnet-qdq.onnx --bad-model ${CUTOUT_TEST_MODELS_DIR}/not_a_model.onnx
-          --fake-nvml $<TARGET_FILE:fake_nvml> --photo ${CUTOUT_LOGGING_PHOTO})
+          --fake-nvml $<TARGET_FILE:fake_nvml> --fake-cuda-dir ${FAKE_CUDA_DIR} --photo ${CUTOUT_LOGGING_PHOTO})
 set_tests_properties(deploy.cloud_logging PROPERTIES LABELS e2e TIMEOUT 300)
