@@ -150,7 +150,8 @@ TEST(RemoveBgUrl, SlowHugeAndFailingAnswersAreErrors) {
   const auto t0 = Clock::now();
   std::string detail =
       expect_error(post_form(server(), {{"image_url", images().url("/slow")}}), 400, "failed_to_download");
-  EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(2500)) << "--fetch-timeout-s 1";
+  // Wide: it must stop at its deadline, not hang; a loaded 2-core machine adds seconds.
+  EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(10000)) << "--fetch-timeout-s 1";
   EXPECT_NE(detail.find("--fetch-timeout-s"), std::string::npos) << detail;
   detail = expect_error(post_form(server(), {{"image_url", images().url("/huge")}}), 400, "file_too_large");
   EXPECT_NE(detail.find("1 MiB"), std::string::npos) << "the default: --max-body-bytes; " << detail;

@@ -607,7 +607,7 @@
   // `effects`: the outputs a change affects ('all', or one effect): the others stay as they are.
   // Changes in quick succession become one render; a newer render cancels an older one.
   function scheduleRender(effects, delay = 150) {
-    if (!state.mask || !state.file || state.busy) return;
+    if (!state.mask || !state.file) return;  // no matte yet (or a new photo on its way)
     const r = state.render;
     for (const id of effects === 'all' ? EFFECTS.map((e) => e.id) : [effects]) r.effects.add(id);
     clearTimeout(r.timer);
@@ -633,9 +633,8 @@
     return form;
   }
 
-  async function postRender(q) {
-    const r = state.render;
-    const res = await fetch(`/api/v2/render?${q}`, { method: 'POST', body: renderForm(), signal: r.abort && r.abort.signal });
+  async function postRender(q, signal) {
+    const res = await fetch(`/api/v2/render?${q}`, { method: 'POST', body: renderForm(), signal });
     if (res.ok) return res;
     let body = null;
     try {
@@ -660,7 +659,7 @@
     document.body.dataset.rendering = 'true';
     $('render-state').textContent = 'Redrawing…';
     try {
-      const body = await (await postRender(q)).json();
+      const body = await (await postRender(q, r.abort.signal)).json();
       if (seq !== r.seq) return;
       applyOutputs(body, q.has('crop'));
       const t = body.timings_ms || {};

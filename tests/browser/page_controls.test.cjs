@@ -292,12 +292,16 @@ test('download all: one zip of every output as the controls set them, and the ma
   assert.deepEqual(problems, []);
 });
 
-test('a new refinement does go back to the model', async () => {
-  await Promise.all([
-    page.waitForRequest((r) => r.url().includes('/api/v2/process')),
+test('a new refinement does go back to the model, and a crop chosen before follows it', async () => {
+  await rendered(() => page.check('#opt-crop'));
+  // The photo again through the model (uncropped, so its matte fits it), then the crop, a render.
+  const r = await rendered(() => Promise.all([
+    page.waitForRequest((q) => q.url().includes('/api/v2/process')),
     page.selectOption('#opt-refine', 'none'),
-  ]);
-  await page.waitForSelector('#results:not([hidden])', { timeout: 60000 });
+  ]));
+  assert.equal(r.q.get('crop'), 'subject');
+  const width = await page.$eval('#result-grid figure[data-effect="color"] img', (i) => i.naturalWidth);
+  assert.ok(width < SIZE.width, `cropped after the new run: ${width}`);
   assert.equal(processed.length, 2);
   assert.equal(processed[1].get('refine'), 'none');
   assert.equal(processed[1].get('dither_method'), 'bayer', 'the controls carry over to the new run');
