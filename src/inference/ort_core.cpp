@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -111,6 +112,12 @@ const OrtCore* loaded_ort_core() {
 }
 
 std::string cuda_missing(const std::string& core_path) {
+  // The machine does not change while the process runs: the CLI's check at start and the
+  // session's own then cost one cuInit, not two.
+  static std::mutex mutex;
+  static std::map<std::string, std::string> known;
+  std::lock_guard lock(mutex);
+  if (auto it = known.find(core_path); it != known.end()) return it->second;
   std::vector<std::string> missing;
   const std::filesystem::path core_file(core_path);
   if (!std::filesystem::exists(core_file)) {
@@ -139,7 +146,7 @@ std::string cuda_missing(const std::string& core_path) {
   }
   std::string text;
   for (size_t i = 0; i < missing.size(); ++i) text += (i ? ", " : "") + missing[i];
-  return text;
+  return known[core_path] = text;
 }
 
 }  // namespace cutout

@@ -136,10 +136,6 @@ std::vector<std::string> available_providers() {
   return load_ort_core().providers;
 }
 
-std::string ort_core_name() {
-  return load_ort_core().name;
-}
-
 DeviceChoice choose_device(const SessionConfig& config) {
   DeviceChoice choice;
   if (config.device == Device::kCpu) {
@@ -337,15 +333,7 @@ std::span<const float> OrtSession::run() {
 }
 
 std::vector<float> OrtSession::run(std::span<const float> input) {
-  Impl& m = *impl_;
-  if (input.size() != m.input.size()) throw Error(ErrorCode::kInternal, "run: wrong input size");
-  const int64_t shape[4] = {1, 3, m.height, m.width};
-  // ONNX Runtime does not write to inputs; the API only lacks a const overload.
-  Ort::Value tensor =
-      Ort::Value::CreateTensor<float>(m.cpu_memory, const_cast<float*>(input.data()), input.size(), shape, 4);
-  auto outputs = run_session(m.session, m.input_name, m.output_name, tensor, m.width, m.height);
-  const float* data = outputs[0].GetTensorData<float>();
-  return {data, data + static_cast<size_t>(m.width) * static_cast<size_t>(m.height)};
+  return run_batch(input, 1);
 }
 
 int OrtSession::max_batch() const {
@@ -357,6 +345,7 @@ std::vector<float> OrtSession::run_batch(std::span<const float> inputs, int n) {
   if (n < 1 || n > max_batch() || inputs.size() != m.input.size() * static_cast<size_t>(n))
     throw Error(ErrorCode::kInternal, "run_batch: wrong batch or input size");
   const int64_t shape[4] = {n, 3, m.height, m.width};
+  // ONNX Runtime does not write to inputs; the API only lacks a const overload.
   Ort::Value tensor = Ort::Value::CreateTensor<float>(m.cpu_memory, const_cast<float*>(inputs.data()),
                                                       inputs.size(), shape, 4);
   auto outputs = run_session(m.session, m.input_name, m.output_name, tensor, m.width, m.height, n);

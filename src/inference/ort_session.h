@@ -110,7 +110,5 @@ class OrtSession {
 // Execution providers of the loaded ONNX Runtime core (loading the default one if none is),
 // e.g. {"CPUExecutionProvider"}.
 std::vector<std::string> available_providers();
-// The name of the loaded core ("asus4", "microsoft", a path), loading the default if none is.
-std::string ort_core_name();
 
 }  // namespace cutout

@@ -22,12 +22,6 @@ constexpr const char* kExposeHeaders =
     "X-Credits-Charged";
 constexpr const char* kMaxAgeSeconds = "600";
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 // scheme://host[:port], as browsers send Origin: no path, query, user or trailing slash.
 bool is_origin(std::string_view s) {
   const size_t sep = s.find("://");
@@ -48,7 +42,7 @@ bool is_origin(std::string_view s) {
 CorsPolicy::CorsPolicy(std::string_view origins) {
   while (!origins.empty()) {
     const size_t comma = origins.find(',');
-    const std::string_view entry = trim(origins.substr(0, comma));
+    const std::string_view entry = trim_space(origins.substr(0, comma));
     origins = comma == std::string_view::npos ? std::string_view{} : origins.substr(comma + 1);
     if (entry.empty()) continue;
     if (entry == "*") {

@@ -76,6 +76,12 @@ std::string lowercase(std::string_view s) {
   return out;
 }
 
+std::string_view trim_space(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
 std::multimap<std::string, std::string> parse_query(std::string_view query) {
   std::multimap<std::string, std::string> out;
   while (!query.empty()) {

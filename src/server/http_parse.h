@@ -15,6 +15,8 @@ namespace cutout::server {
 bool iequals(std::string_view a, std::string_view b);
 // ASCII lower case.
 std::string lowercase(std::string_view s);
+// Without leading and trailing white space (isspace): the items of a configured comma list.
+std::string_view trim_space(std::string_view s);
 
 // %XX sequences decoded (a malformed one is kept as it is); with plus_as_space, '+' is ' '
 // (query strings and form values, not paths).

@@ -22,12 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 // A DNS name (letters, digits, '-', no empty label) or a dotted IPv4 address, in lower case; or
 // nullopt.
 std::optional<std::string> parse_name(std::string_view s) {
@@ -330,7 +324,7 @@ FetchUrl resolve_redirect(const FetchUrl& base, std::string_view location) {
 FetchAllowList::FetchAllowList(std::string_view hosts) {
   while (!hosts.empty()) {
     const size_t comma = hosts.find(',');
-    const std::string_view raw = trim(hosts.substr(0, comma));
+    const std::string_view raw = trim_space(hosts.substr(0, comma));
     hosts = comma == std::string_view::npos ? std::string_view() : hosts.substr(comma + 1);
     if (raw.empty()) continue;
     auto bad = [&](const std::string& why) {
