@@ -90,6 +90,15 @@ void BM_Decontaminate(benchmark::State& state) {
   });
 }
 
+// The same with every pixel of the grid's level swept: what sweeping near the soft pixels saves.
+void BM_DecontaminateSweepingEveryPixel(benchmark::State& state) {
+  cutout::ForegroundParams params;
+  params.sweep_near_soft_only = false;
+  run(state, [&](cv::Mat& rgba, cv::Mat& matte) {
+    cutout::decontaminate(rgba, cutout::make_edge_grid(rgba), matte, params);
+  });
+}
+
 // What finish_cutout does with the defaults: one grid, refine, decontaminate.
 void BM_RefineAndDecontaminate(benchmark::State& state) {
   run(state, [](cv::Mat& rgba, cv::Mat& matte) {
@@ -105,6 +114,7 @@ BENCHMARK(BM_CutOutBaseline)->Unit(benchmark::kMillisecond)->UseRealTime()->MinT
 BENCHMARK(BM_Grid)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_Refine)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_Decontaminate)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_DecontaminateSweepingEveryPixel)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_RefineAndDecontaminate)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
 BENCHMARK_MAIN();

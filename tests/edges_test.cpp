@@ -170,6 +170,21 @@ TEST(Decontaminate, RemovesTheOldBackgroundFromSoftPixels) {
   }
 }
 
+// Sweeping only near the soft pixels gives exactly what sweeping every pixel gives: a disc with a
+// soft rim on a textured photo, on a grid large enough for the restriction (2048 -> 1024).
+TEST(Decontaminate, SweepingNearSoftPixelsOnlyChangesNothing) {
+  DiscScene s = disc_scene(2048);
+  cv::randu(s.photo, cv::Scalar::all(0), cv::Scalar::all(256));
+  const EdgeGrid grid = make_edge_grid(s.photo);
+  ForegroundParams everywhere;
+  everywhere.sweep_near_soft_only = false;
+  cv::Mat restricted = s.photo.clone(), full = s.photo.clone();
+  decontaminate(restricted, grid, s.matte);
+  decontaminate(full, grid, s.matte, everywhere);
+  EXPECT_GT(cv::norm(restricted, s.photo, cv::NORM_L1), 0.0);
+  EXPECT_EQ(cv::norm(restricted, full, cv::NORM_INF), 0.0);
+}
+
 TEST(Decontaminate, OpaqueAndTransparentPixelsAndTheAlphaChannelAreKept) {
   Composite c = make_composite(320, 240, 4);
   cv::Mat estimate = c.photo.clone();

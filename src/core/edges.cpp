@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include <opencv2/imgproc.hpp>
 
@@ -340,7 +341,43 @@ namespace {
 // regularization + gradient_weight |a - a_neighbour|, solved by a few sweeps on each level of a
 // pyramid from 1x1 up to the grid, each level starting from the one below. The sweeps are
 // red-black (one colour of the checkerboard at a time), so each half runs in parallel.
-void multilevel_foreground(const cv::Mat& colour_map, const cv::Mat& alpha_map,
+// The columns the grid's own level of the sweeps visits, as runs per row: the pixels within reach
+// of those whose F and B are read (`read`, CV_8UC1, non-zero where the photo's soft pixels sample
+// the grid). A sweep carries a change one pixel per half-sweep, so pixels further away than the
+// half-sweeps' count cannot change what is read: the result is the same as sweeping every pixel
+// (a test holds it), and at 12 MP the soft pixels are a small part of the grid. Levels below are
+// swept whole: their values start the grid's level everywhere.
+struct SweepRuns {
+  std::vector<std::vector<std::pair<int, int>>> rows;  // empty: every pixel of every row
+  std::vector<std::pair<int, int>> full;
+  const std::vector<std::pair<int, int>>& row(int y) const { return rows.empty() ? full : rows[y]; }
+};
+
+SweepRuns sweep_runs(cv::Size size, const cv::Mat& read, int iterations) {
+  SweepRuns runs;
+  runs.full = {{0, size.width}};
+  if (read.empty()) return runs;
+  // One pixel per half-sweep, plus the bilinear sampling's neighbour and the block's rounding.
+  const int reach = 2 * iterations + 2;
+  cv::Mat near;
+  cv::dilate(read, near, cv::getStructuringElement(cv::MORPH_RECT, {2 * reach + 1, 2 * reach + 1}));
+  runs.rows.resize(size.height);
+  for (int y = 0; y < size.height; ++y) {
+    const uint8_t* m = near.ptr<uint8_t>(y);
+    for (int x = 0; x < size.width;) {
+      if (!m[x]) {
+        ++x;
+        continue;
+      }
+      const int start = x;
+      while (x < size.width && m[x]) ++x;
+      runs.rows[y].emplace_back(start, x);
+    }
+  }
+  return runs;
+}
+
+void multilevel_foreground(const cv::Mat& colour_map, const cv::Mat& alpha_map, const cv::Mat& read,
                            const ForegroundParams& params, cv::Mat& f_out, cv::Mat& b_out) {
   const cv::Size full = colour_map.size();
   const int longest = std::max(full.width, full.height);
@@ -366,6 +403,7 @@ void multilevel_foreground(const cv::Mat& colour_map, const cv::Mat& alpha_map,
     const bool small = size.width <= params.small_size && size.height <= params.small_size;
     const int iterations = small ? params.small_iterations : params.big_iterations;
     const int w = size.width, h = size.height;
+    const SweepRuns runs = sweep_runs(size, size == full ? read : cv::Mat(), iterations);
     for (int it = 0; it < iterations; ++it) {
       for (int parity = 0; parity < 2; ++parity) {
         cv::parallel_for_(cv::Range(0, h), [&](const cv::Range& rows) {
@@ -375,33 +413,34 @@ void multilevel_foreground(const cv::Mat& colour_map, const cv::Mat& alpha_map,
             const float* irow = img.ptr<float>(y);
             float* frow = f.ptr<float>(y);
             float* brow = b.ptr<float>(y);
-            for (int x = (y + parity) & 1; x < w; x += 2) {
-              const int xs[4] = {std::max(x - 1, 0), std::min(x + 1, w - 1), x, x};
-              const float a0 = arow[x], a1 = 1.0f - a0;
-              float a00 = a0 * a0, a11 = a1 * a1;
-              const float a01 = a0 * a1;
-              float bf[3], bb[3];
-              for (int c = 0; c < 3; ++c) {
-                bf[c] = a0 * irow[3 * x + c];
-                bb[c] = a1 * irow[3 * x + c];
-              }
-              for (int k = 0; k < 4; ++k) {
-                const float r = reg + gw * std::abs(a0 - al.ptr<float>(ys[k])[xs[k]]);
-                a00 += r;
-                a11 += r;
-                const float* fn = f.ptr<float>(ys[k]) + 3 * xs[k];
-                const float* bn = b.ptr<float>(ys[k]) + 3 * xs[k];
+            for (const auto& [start, end] : runs.row(y))
+              for (int x = start + ((y + parity - start) & 1); x < end; x += 2) {
+                const int xs[4] = {std::max(x - 1, 0), std::min(x + 1, w - 1), x, x};
+                const float a0 = arow[x], a1 = 1.0f - a0;
+                float a00 = a0 * a0, a11 = a1 * a1;
+                const float a01 = a0 * a1;
+                float bf[3], bb[3];
                 for (int c = 0; c < 3; ++c) {
-                  bf[c] += r * fn[c];
-                  bb[c] += r * bn[c];
+                  bf[c] = a0 * irow[3 * x + c];
+                  bb[c] = a1 * irow[3 * x + c];
+                }
+                for (int k = 0; k < 4; ++k) {
+                  const float r = reg + gw * std::abs(a0 - al.ptr<float>(ys[k])[xs[k]]);
+                  a00 += r;
+                  a11 += r;
+                  const float* fn = f.ptr<float>(ys[k]) + 3 * xs[k];
+                  const float* bn = b.ptr<float>(ys[k]) + 3 * xs[k];
+                  for (int c = 0; c < 3; ++c) {
+                    bf[c] += r * fn[c];
+                    bb[c] += r * bn[c];
+                  }
+                }
+                const float inv = 1.0f / (a00 * a11 - a01 * a01);
+                for (int c = 0; c < 3; ++c) {
+                  frow[3 * x + c] = std::clamp(inv * (a11 * bf[c] - a01 * bb[c]), 0.0f, 1.0f);
+                  brow[3 * x + c] = std::clamp(inv * (a00 * bb[c] - a01 * bf[c]), 0.0f, 1.0f);
                 }
               }
-              const float inv = 1.0f / (a00 * a11 - a01 * a01);
-              for (int c = 0; c < 3; ++c) {
-                frow[3 * x + c] = std::clamp(inv * (a11 * bf[c] - a01 * bb[c]), 0.0f, 1.0f);
-                brow[3 * x + c] = std::clamp(inv * (a00 * bb[c] - a01 * bf[c]), 0.0f, 1.0f);
-              }
-            }
           }
         });
       }
@@ -420,8 +459,14 @@ void decontaminate(cv::Mat& image, const EdgeGrid& grid, const cv::Mat& matte,
   const cv::Size gsize = grid.colour.size();
   cv::Mat a;
   to_grid(matte, gsize).convertTo(a, CV_32F, 1.0 / 255.0);
+  const int lo = std::max(1, params.min_alpha), hi = std::min(254, params.max_alpha);
+  cv::Mat read;  // grid cells the photo's soft pixels sample (empty: sweep every cell)
+  constexpr int kMinRestrictedArea = 256 * 256;  // below it the mask costs more than it saves
+  if (params.sweep_near_soft_only && gsize.area() >= kMinRestrictedArea) {
+    read = to_grid((matte >= lo) & (matte <= hi), gsize) > 0;
+  }
   cv::Mat f2, b2;
-  multilevel_foreground(grid.colour, a, params, f2, b2);
+  multilevel_foreground(grid.colour, a, read, params, f2, b2);
   // At the photo's resolution, B is the grid's and F the least-squares foreground under a prior of
   // weight lambda (1 - a) on the grid's F (F_g): it minimises
   // (I - a F - (1 - a) B)^2 + lambda (1 - a) (F - F_g)^2, so the photo's own detail comes back
@@ -433,7 +478,6 @@ void decontaminate(cv::Mat& image, const EdgeGrid& grid, const cv::Mat& matte,
 
   const GridSampler sampler(image.size(), gsize);
   const int channels = image.channels();
-  const int lo = std::max(1, params.min_alpha), hi = std::min(254, params.max_alpha);
   cv::parallel_for_(cv::Range(0, image.rows), [&](const cv::Range& rows) {
     for (int y = rows.start; y < rows.end; ++y) {
       int y0, y1;

@@ -67,6 +67,9 @@ struct ForegroundParams {
   int small_size = 32;           // levels up to this side get small_iterations sweeps, others big
   int small_iterations = 10;
   int big_iterations = 2;
+  // The grid's own level is swept only near the pixels the photo's soft ones read: the same
+  // result, less work (false: every pixel, for the test that they agree).
+  bool sweep_near_soft_only = true;
   // At the photo's resolution.
   int min_alpha = 4;    // below this alpha the colour is left as the photo's (invisible anyway)
   int max_alpha = 252;  // above it too: the old background is under 1 % of the colour there
