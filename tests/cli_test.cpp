@@ -301,6 +301,22 @@ TEST_F(CliTest, EvalRunsAModel) {
   auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j["count"], 1);
   EXPECT_EQ(j["images"][0]["name"], "a");
+
+  // The network shown the photo at a quarter of its size: the matte still comes back at the
+  // photo's size, and a scale outside (0, 1] is refused.
+  const fs::path saved = dir_.path() / "saved";
+  ASSERT_EQ(cutout("eval --json --network-scale 0.25 --save-alphas " + saved.string() + " --images " +
+                       images.string() + " --masks " + masks.string() + " " + model_,
+                   &out),
+            0)
+      << err_;
+  const cv::Mat alpha = cv::imread((saved / "a.png").string(), cv::IMREAD_UNCHANGED);
+  const cv::Mat original = cv::imread(photo_.string());
+  EXPECT_EQ(alpha.size(), original.size());
+  EXPECT_NE(cutout("eval --network-scale 0 --images " + images.string() + " --masks " + masks.string() + " " +
+                       model_,
+                   &out),
+            0);
 }
 
 TEST_F(CliTest, BenchReportsEveryFigure) {
