@@ -84,6 +84,15 @@ void BM_Refine(benchmark::State& state) {
   });
 }
 
+// The same without the photo-wide colour model: what it costs.
+void BM_RefineWithoutColourPrior(benchmark::State& state) {
+  cutout::GuidedFilterParams params;
+  params.colour_prior = 0.0;
+  run(state, [&](cv::Mat& rgba, cv::Mat& matte) {
+    cutout::refine_matte(rgba, cutout::make_edge_grid(rgba), matte, cutout::RefineMethod::kGuided, params);
+  });
+}
+
 void BM_Decontaminate(benchmark::State& state) {
   run(state, [](cv::Mat& rgba, cv::Mat& matte) {
     cutout::decontaminate(rgba, cutout::make_edge_grid(rgba), matte);
@@ -113,6 +122,7 @@ void BM_RefineAndDecontaminate(benchmark::State& state) {
 BENCHMARK(BM_CutOutBaseline)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_Grid)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_Refine)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_RefineWithoutColourPrior)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_Decontaminate)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_DecontaminateSweepingEveryPixel)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_RefineAndDecontaminate)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);

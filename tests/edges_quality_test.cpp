@@ -1,11 +1,11 @@
 // The edge stages on the eval set with the default model (label `model`, issue 15), as measured
-// (docs/PERFORMANCE.md "Edges"); the issue's bars are not all met, and these hold what is:
-// - refine=guided on alphamatting (true soft alphas): SAD and transition-band MAE lower than the
-//   network's resized matte (measured -3.2 % and -5.0 %; the bar of -10 % is not met);
-// - on grabcut and davis2016 (binary masks): boundary IoU not lower, MAE not higher (met);
+// (docs/PERFORMANCE.md "Edges"):
+// - refine=guided on alphamatting (true soft alphas): SAD and transition-band MAE at least 10 %
+//   lower than the network's resized matte (the issue's bar; measured -13.2 % and -10.6 %);
+// - on grabcut and davis2016 (binary masks): boundary IoU not lower, MAE not higher (the bar);
 // - decontamination on composites of each alphamatting photo over a davis2016 photo: the colour
 //   error against the true foreground, from the predicted alpha, at most 0.8 of the photo's own
-//   (measured 0.70; the bar of 0.5 is not met: the matte's own error dominates), and from the true
+//   (measured 0.74; the bar of 0.5 is not met: the matte's own error dominates), and from the true
 //   alpha at most 0.4 of it (measured 0.32: the estimator itself meets the bar).
 #include <cstdio>
 #include <filesystem>
@@ -71,8 +71,8 @@ TEST(EdgesQuality, GuidedRefinementLowersTheErrorOnSoftAlphas) {
   ASSERT_GE(n, 20);
   std::printf("[alphamatting] %d images: SAD %.2f -> %.2f, band MAE %.4f -> %.4f\n", n, sad / n,
               sad_refined / n, band / n, band_refined / n);
-  EXPECT_LE(sad_refined, 0.98 * sad);
-  EXPECT_LE(band_refined, 0.97 * band);
+  EXPECT_LE(sad_refined, 0.9 * sad);
+  EXPECT_LE(band_refined, 0.9 * band);
 }
 
 TEST(EdgesQuality, GuidedRefinementKeepsBinaryMasks) {

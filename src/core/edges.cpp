@@ -210,6 +210,88 @@ void colour_alpha(const cv::Mat& colour, cv::Mat& p, const cv::Mat& band, const 
   });
 }
 
+// The photo-wide colour model (as GrabCut's, Rother, Kolmogorov & Blake 2004, with histograms for
+// its mixtures as in Boykov & Jolly 2001): colour histograms of the pixels the network is sure of,
+// foreground and background, and each uncertain pixel's odds moved by how much likelier its
+// colour is in the one than in the other. This is what mends the mattes the network is unsure of
+// over whole regions (an object it half takes for background), which no local filter can.
+void colour_prior(const cv::Mat& colour, const cv::Mat& small, cv::Mat& p, const cv::Mat& band,
+                  const GuidedFilterParams& params) {
+  if (params.colour_prior <= 0.0) return;
+  constexpr int kLevels = 16, kBins = kLevels * kLevels * kLevels;  // 4 bits a channel
+  const int n = colour.rows * colour.cols;
+  const float* c = colour.ptr<float>();
+  std::vector<uint16_t> bins(n);
+  for_each_index(n, [&](int i) {
+    int q = 0;
+    for (int k = 0; k < 3; ++k)
+      q = q * kLevels + std::min(kLevels - 1, static_cast<int>(c[3 * i + k] * kLevels));
+    bins[i] = static_cast<uint16_t>(q);
+  });
+  std::vector<double> fg(kBins, 0.0), bg(kBins, 0.0);
+  double fg_count = 0, bg_count = 0;
+  const uint8_t* m = small.ptr<uint8_t>();
+  for (int i = 0; i < n; ++i) {
+    if (m[i] > params.prior_hi) {
+      fg[bins[i]] += 1;
+      fg_count += 1;
+    } else if (m[i] < params.prior_lo) {
+      bg[bins[i]] += 1;
+      bg_count += 1;
+    }
+  }
+  constexpr double kMinCount = 100;  // fewer sure pixels on either side: no model to speak of
+  if (fg_count < kMinCount || bg_count < kMinCount) return;
+  // Each histogram smoothed by [1 2 1] / 4 along each axis, so that neighbouring colours get
+  // neighbouring odds (hard bins made blocks of a photo's smooth gradients).
+  auto smooth = [&](std::vector<double>& h) {
+    std::vector<double> t(kBins);
+    for (const int stride : {1, kLevels, kLevels * kLevels}) {
+      for (int q = 0; q < kBins; ++q) {
+        const int i = (q / stride) % kLevels;
+        const double lo = i > 0 ? h[q - stride] : h[q], hi = i + 1 < kLevels ? h[q + stride] : h[q];
+        t[q] = 0.25 * lo + 0.5 * h[q] + 0.25 * hi;
+      }
+      h.swap(t);
+    }
+  };
+  smooth(fg);
+  smooth(bg);
+  // Log-likelihood ratio per bin, with half a pixel in every bin (an unseen colour says little),
+  // bounded so that the colour alone never outweighs a confident network.
+  std::vector<float> shift(kBins);
+  for (int q = 0; q < kBins; ++q) {
+    const double ratio = ((fg[q] + 0.5) / fg_count) / ((bg[q] + 0.5) / bg_count);
+    shift[q] = static_cast<float>(params.colour_prior * std::clamp(std::log(ratio), -3.0, 3.0));
+  }
+  float* pp = p.ptr<float>();
+  const uint8_t* bd = band.ptr<uint8_t>();
+  for_each_index(n, [&](int i) {
+    if (!bd[i]) return;
+    // The odds at the pixel's colour, trilinear between the bins' centres.
+    int i0[3];
+    float f[3];
+    for (int k = 0; k < 3; ++k) {
+      const float u = std::clamp(c[3 * i + k] * kLevels - 0.5f, 0.0f, kLevels - 1.0f);
+      i0[k] = std::min(static_cast<int>(u), kLevels - 2);
+      f[k] = u - i0[k];
+    }
+    float odds = 0;
+    for (int corner = 0; corner < 8; ++corner) {
+      float w = 1;
+      int q = 0;
+      for (int k = 0; k < 3; ++k) {
+        const int bit = (corner >> k) & 1;
+        w *= bit ? f[k] : 1 - f[k];
+        q = q * kLevels + i0[k] + bit;
+      }
+      odds += w * shift[q];
+    }
+    const float v = std::clamp(pp[i], 1e-3f, 1.0f - 1e-3f);
+    pp[i] = 1.0f / (1.0f + std::exp(-(std::log(v / (1.0f - v)) + odds)));
+  });
+}
+
 }  // namespace
 
 RefineMethod parse_refine(std::string_view text) {
@@ -296,15 +378,18 @@ void refine_matte(const cv::Mat& image, const EdgeGrid& grid, cv::Mat& matte, Re
   cv::dilate(weight > 0, active, cv::getStructuringElement(cv::MORPH_RECT, {3, 3}));
 
   cv::Mat p;
-  // The network's matte, contrast stretched around 1/2 (the haze and the near-opaque pixels become
-  // 0 and 1), moved towards the local colour model, then guided-filtered.
+  // The network's matte, contrast stretched around 1/2 (with a gain above 1 the haze and the
+  // near-opaque pixels become 0 and 1), moved by the photo-wide colour model, then towards the
+  // local colour line, then guided-filtered.
   small.convertTo(p, CV_32F, params.gain / 255.0, 0.5 - params.gain * 0.5);
   cv::min(cv::max(p, 0.0), 1.0, p);
+  colour_prior(grid.colour, small, p, band, params);
   colour_alpha(grid.colour, p, band, params);
   const cv::Mat coef = guided_coefficients(grid.colour, p, params);
 
   const GridSampler sampler(image.size(), gsize);
   const int channels = image.channels();
+  const float inv_ramp = params.side_ramp > 0 ? 1.0f / static_cast<float>(params.side_ramp) : 1e9f;
   cv::parallel_for_(cv::Range(0, image.rows), [&](const cv::Range& rows) {
     for (int y = rows.start; y < rows.end; ++y) {
       int y0, y1;
@@ -326,6 +411,9 @@ void refine_matte(const cv::Mat& image, const EdgeGrid& grid, cv::Mat& matte, Re
         const float q = (k[0] * c[0] + k[1] * c[1] + k[2] * c[2]) * (1.0f / 255.0f) + k[3];
         float blended = w * std::clamp(q, 0.0f, 1.0f) * 255.0f + (1.0f - w) * m[x];
         // Each pixel stays on its side of 1/2: the cut-out's shape (alpha >= 1/2) is the network's.
+        // The change fades to nothing at 1/2 over side_ramp levels, so that two neighbours either
+        // side of the network's contour, moved apart, do not show it as a step.
+        blended = m[x] + (blended - m[x]) * std::min(1.0f, std::abs(m[x] - 127.75f) * inv_ramp);
         blended = m[x] >= 128 ? std::max(blended, 127.5f) : std::min(blended, 126.4f);
         m[x] = static_cast<uint8_t>(blended + 0.5f);
       }

@@ -7,10 +7,12 @@
 // the network's resolution (kEdgeGridSide) where they need neighbourhoods, and touch the photo's
 // own pixels only where the matte is uncertain: pixels outside that band keep their value exactly.
 //
-// - Refinement: the guided filter (He, Sun, Tang, "Guided Image Filtering", TPAMI 2013) with the
-//   photo's colour as the guide, in its fast form (He & Sun, "Fast Guided Filter", 2015): the
-//   linear coefficients are computed on the grid and applied to the full-resolution colour, which
-//   is where the detail comes from.
+// - Refinement: the uncertain pixels' odds moved by a photo-wide colour model (histograms of the
+//   colours the network is sure are foreground and background, as GrabCut's), then towards a
+//   local colour line, then the guided filter (He, Sun, Tang, "Guided Image Filtering", TPAMI
+//   2013) with the photo's colour as the guide, in its fast form (He & Sun, "Fast Guided Filter",
+//   2015): the linear coefficients are computed on the grid and applied to the full-resolution
+//   colour, which is where the detail comes from.
 // - Decontamination: multi-level foreground estimation (Germer et al., "Fast Multi-Level
 //   Foreground Estimation", ICPR 2020) on the grid, linear time; at the photo's resolution each
 //   soft pixel's colour is the least-squares foreground given the grid's F and B. (Blur fusion,
@@ -54,7 +56,11 @@ struct GuidedFilterParams {
   int band_radius = 2;   // the uncertain band grown by this many grid pixels
   int uncertain_lo = 8;  // a matte value in [lo, hi] is uncertain
   int uncertain_hi = 247;
-  double gain = 1.5;           // the matte's contrast around 1/2 multiplied by this first
+  double gain = 1.0;           // the matte's contrast around 1/2 multiplied by this first
+  double colour_prior = 1.0;   // weight of the photo-wide colour model's log odds (0: off)
+  int prior_lo = 13;           // matte values below this are sure background for that model,
+  int prior_hi = 242;          // above this sure foreground
+  int side_ramp = 16;          // matte levels from 1/2 over which the change fades in
   int colour_radius = 20;      // radius of the local foreground and background colour means
   double colour_sigma = 0.1;   // colour distance at which the colour model gets half the weight
   double colour_resid = 0.05;  // distance from the colour line at which its weight falls by 1/e
