@@ -1,7 +1,7 @@
 // The edge stages on the eval set with the default model (label `model`, issue 15), as measured
 // (docs/PERFORMANCE.md "Edges"):
 // - refine=guided on alphamatting (true soft alphas): SAD and transition-band MAE at least 10 %
-//   lower than the network's resized matte (the issue's bar; measured -13.2 % and -10.6 %);
+//   lower than the network's resized matte (the issue's bar; measured -11.2 % and -10.1 %);
 // - on grabcut and davis2016 (binary masks): boundary IoU not lower, MAE not higher (the bar);
 // - decontamination on composites of each alphamatting photo over a davis2016 photo: the colour
 //   error against the true foreground, from the predicted alpha, at most 0.8 of the photo's own

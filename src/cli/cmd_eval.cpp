@@ -14,6 +14,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "core/compose.h"
 #include "core/edges.h"
 #include "core/error.h"
 #include "core/image_encode.h"
@@ -116,10 +117,8 @@ int run_eval(const EvalArgs& args) {
     StageTimings timings;
     cv::Mat matte;
     if (args.network_scale < 1.0) {
-      const cv::Size small(std::max(1, static_cast<int>(std::lround(photo.cols * args.network_scale))),
-                           std::max(1, static_cast<int>(std::lround(photo.rows * args.network_scale))));
       cv::Mat reduced;
-      cv::resize(photo, reduced, small, 0, 0, cv::INTER_AREA);
+      cv::resize(photo, reduced, scaled_size(photo.size(), args.network_scale), 0, 0, cv::INTER_AREA);
       cv::resize(s.predict_matte(reduced, timings), matte, photo.size(), 0, 0, cv::INTER_LINEAR);
     } else {
       matte = s.predict_matte(photo, timings);

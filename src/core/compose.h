@@ -3,6 +3,8 @@
 // Pure functions, thread-safe; they split rows across OpenCV's thread pool.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string_view>
 
@@ -31,6 +33,12 @@ void cut_out_in_place(cv::Mat& rgba, const cv::Mat& matte);
 // translucent one gives RGBA (straight alpha, "over" operator); a fully transparent one is
 // the same as cut_out().
 cv::Mat composite(const cv::Mat& image, const cv::Mat& matte, Rgba background);
+
+// `size` times `factor`, each side rounded and at least 1.
+inline cv::Size scaled_size(cv::Size size, double factor) {
+  return {std::max(1, static_cast<int>(std::lround(size.width * factor))),
+          std::max(1, static_cast<int>(std::lround(size.height * factor)))};
+}
 
 // Shrinks a straight-alpha RGBA image (area averaging on premultiplied colour, so transparent
 // neighbours do not darken the edges); colour is zeroed where alpha ends up 0.

@@ -423,12 +423,6 @@ void refine_matte(const cv::Mat& image, const EdgeGrid& grid, cv::Mat& matte, Re
 
 namespace {
 
-// Multi-level foreground estimation (Germer, Uelwer, Conrad, Harmeling, "Fast Multi-Level
-// Foreground Estimation", ICPR 2020): per pixel, F and B minimise the composite's error
-// (I - a F - (1 - a) B)^2 plus a smoothness term to the 4 neighbours weighted by
-// regularization + gradient_weight |a - a_neighbour|, solved by a few sweeps on each level of a
-// pyramid from 1x1 up to the grid, each level starting from the one below. The sweeps are
-// red-black (one colour of the checkerboard at a time), so each half runs in parallel.
 // The columns the grid's own level of the sweeps visits, as runs per row: the pixels within reach
 // of those whose F and B are read (`read`, CV_8UC1, non-zero where the photo's soft pixels sample
 // the grid). A sweep carries a change one pixel per half-sweep, so pixels further away than the
@@ -465,6 +459,12 @@ SweepRuns sweep_runs(cv::Size size, const cv::Mat& read, int iterations) {
   return runs;
 }
 
+// Multi-level foreground estimation (Germer, Uelwer, Conrad, Harmeling, "Fast Multi-Level
+// Foreground Estimation", ICPR 2020): per pixel, F and B minimise the composite's error
+// (I - a F - (1 - a) B)^2 plus a smoothness term to the 4 neighbours weighted by
+// regularization + gradient_weight |a - a_neighbour|, solved by a few sweeps on each level of a
+// pyramid from 1x1 up to the grid, each level starting from the one below. The sweeps are
+// red-black (one colour of the checkerboard at a time), so each half runs in parallel.
 void multilevel_foreground(const cv::Mat& colour_map, const cv::Mat& alpha_map, const cv::Mat& read,
                            const ForegroundParams& params, cv::Mat& f_out, cv::Mat& b_out) {
   const cv::Size full = colour_map.size();

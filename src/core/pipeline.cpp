@@ -69,8 +69,7 @@ cv::Mat blurred_backdrop(const cv::Mat& rgba, const cv::Mat& matte, int radius) 
   if (radius <= 0) radius = std::max(1, static_cast<int>(std::lround(0.025 * longest)));
   // At a resolution where the radius is about 4 px: a large blur costs little there.
   const double k = std::min(1.0, 4.0 / radius);
-  const cv::Size small(std::max(1, static_cast<int>(std::lround(rgba.cols * k))),
-                       std::max(1, static_cast<int>(std::lround(rgba.rows * k))));
+  const cv::Size small = scaled_size(rgba.size(), k);
   cv::Mat colour, weight;
   cv::cvtColor(rgba, colour, cv::COLOR_RGBA2RGB);
   colour.convertTo(colour, CV_32FC3, 1.0 / 255);
@@ -132,8 +131,7 @@ cv::Mat finish_cutout(DecodedImage decoded, cv::Mat matte, const RemoveOptions& 
   const int longest = std::max(cutout.cols, cutout.rows);
   if (options.max_side > 0 && longest > options.max_side) {
     const double scale = static_cast<double>(options.max_side) / longest;
-    const cv::Size size(std::max(1, static_cast<int>(std::lround(cutout.cols * scale))),
-                        std::max(1, static_cast<int>(std::lround(cutout.rows * scale))));
+    const cv::Size size = scaled_size(cutout.size(), scale);
     cutout = shrink_rgba(cutout, size);
     if (!behind.empty()) cv::resize(behind, behind, size, 0, 0, cv::INTER_AREA);
   }

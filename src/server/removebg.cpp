@@ -314,8 +314,7 @@ RemoveBgLayout lay_out_removebg(cv::Mat rgba, const RemoveBgParams& p) {
     if (p.scale)
       s = *p.scale *
           std::min(static_cast<double>(rgba.cols) / fg.width, static_cast<double>(rgba.rows) / fg.height);
-    const cv::Size size(std::max(1, static_cast<int>(std::lround(fg.width * s))),
-                        std::max(1, static_cast<int>(std::lround(fg.height * s))));
+    const cv::Size size = scaled_size(fg.size(), s);
     const cv::Mat subject = resize_rgba(rgba(fg).clone(), size);
     cv::Mat canvas(rgba.size(), CV_8UC4, cv::Scalar(0, 0, 0, 0));
     const cv::Point at(static_cast<int>(std::lround(p.position->first * (canvas.cols - size.width))),
