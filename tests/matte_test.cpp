@@ -1,12 +1,15 @@
 #include "core/matte.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "test_support.h"
 
 namespace cutout {
 namespace {
@@ -59,6 +62,27 @@ TEST(ImageToTensor, ShrinkingAveragesInsteadOfAliasing) {
   std::vector<float> t(3 * 64 * 64);
   image_to_tensor(img, 64, 64, kIsnet, t);
   for (float v : t) ASSERT_NEAR(v * 256 + 128, 127.5, 1.0);
+}
+
+TEST(ImageToTensor, TwoStepShrinkMatchesAOneStepAreaResize) {
+  // 4.1x by 3.3x: the whole factor 2 (3 does not divide the sides) goes first, then the rest.
+  const cv::Mat img = testing::make_test_rgb(412, 330);
+  cv::Mat one_step;
+  cv::resize(img, one_step, cv::Size(100, 100), 0, 0, cv::INTER_AREA);
+  std::vector<float> t(3 * 100 * 100);
+  image_to_tensor(img, 100, 100, kIsnet, t);
+  double sum = 0, worst = 0;
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < 100; ++y)
+      for (int x = 0; x < 100; ++x) {
+        const double d = std::abs(t[c * 10000 + y * 100 + x] * 256 + 128 - one_step.at<cv::Vec3b>(y, x)[c]);
+        sum += d;
+        worst = std::max(worst, d);
+      }
+  // Measured 0.60 and 30 (at the shapes' hard edges, the wider box filter). Cropping the sides to a
+  // multiple of 3 instead, which stretches the picture, gave 4.5 and 131.
+  EXPECT_LT(sum / t.size(), 1.0);
+  EXPECT_LE(worst, 48.0);
 }
 
 TEST(ImageToTensor, RejectsWrongTensorSize) {

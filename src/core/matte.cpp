@@ -23,7 +23,15 @@ void image_to_tensor(const cv::Mat& image, int width, int height, const Normaliz
     resized = image;
   } else {
     const bool shrink = image.cols > width && image.rows > height;
-    cv::resize(image, resized, cv::Size(width, height), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+    // A large shrink goes in two steps: first by a whole factor k that divides both sides (the
+    // largest the shrink allows), which OpenCV's area resize does on its fast integer path, then
+    // the rest. At 12 MP to 1024x1024 that is 25 → 13 ms, for a slightly wider box filter (the
+    // matte of the 12 MP bench photo changes by 0.2 levels in 255 on average).
+    int k = shrink ? std::min(image.cols / width, image.rows / height) : 1;
+    while (k >= 2 && (image.cols % k || image.rows % k)) --k;
+    cv::Mat source = image;
+    if (k >= 2) cv::resize(image, source, cv::Size(image.cols / k, image.rows / k), 0, 0, cv::INTER_AREA);
+    cv::resize(source, resized, cv::Size(width, height), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
   }
   const int cn = resized.channels();
 
