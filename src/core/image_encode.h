@@ -31,7 +31,8 @@ OutputFormat parse_output_format(std::string_view name);
 enum class PngFilter { kNone, kSub, kUp, kAverage, kPaeth, kAdaptive };
 
 // zlib strategy. kRle only finds runs (distance 1): faster than kDefault and, after Paeth
-// filtering, even smaller on photos and cut-outs at level 1; kDefault searches matches (slow at high
+// filtering, even smaller on photos and cut-outs at level 1; at any level > 0 it is coded by our
+// own deflate_runs() (core/deflate_runs.h), not zlib; kDefault searches matches (slow at high
 // levels); kFiltered only differs from kDefault at levels >= 4; kHuffmanOnly does no matching.
 enum class PngStrategy { kDefault, kRle, kFiltered, kHuffmanOnly };
 
