@@ -21,6 +21,8 @@ TEST(CropSubject, BoxOfVisiblePixelsPlusMargin) {
   matte.at<uint8_t>(99, 199) = 15;
   RemoveOptions options;
   options.crop_subject = true;
+  options.refine = RefineMethod::kNone;  // the box of this matte as it is
+  options.decontaminate = false;
   auto crop = [&](const cv::Mat& m) {  // finish_cutout writes the alpha into the pixels it gets
     StageTimings t;
     return finish_cutout({photo.pixels.clone()}, m, options, t).size();

@@ -77,6 +77,12 @@ TEST(ProcessParams, DefaultsWithoutParameters) {
   EXPECT_FALSE(o.mask);
   EXPECT_EQ(o.refine, kDefaultRefine);
   EXPECT_EQ(o.decontaminate, kDefaultDecontaminate);
+  // A render's matte is the final one of a process: not refined again unless asked.
+  EXPECT_EQ(parse_process_params(request({}), kMaxOutputSide, kMaxPixels, true).options.refine,
+            RefineMethod::kNone);
+  EXPECT_EQ(
+      parse_process_params(request({{"refine", "guided"}}), kMaxOutputSide, kMaxPixels, true).options.refine,
+      RefineMethod::kGuided);
   EXPECT_EQ(o.decode.max_pixels, kMaxPixels);
   EXPECT_EQ(o.effect_params.bw_strength, 1.0f);
   EXPECT_EQ(o.effect_params.popart_grid, 1);

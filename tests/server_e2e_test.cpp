@@ -227,7 +227,8 @@ TEST(ServerE2E, ProcessAnswersJsonImagesAndEvents) {
     EXPECT_LT(image.cols * image.rows, kPhotoWidth * kPhotoHeight) << "the crop is tighter than the photo";
   }
   {  // the edge stages: timed in timings_ms and observed in the stage histogram; the shape stays
-    auto plain = post_image(c, "/api/v2/process?effects=color&mask=true", photo());
+    auto plain =
+        post_image(c, "/api/v2/process?effects=color&mask=true&refine=none&decontaminate=false", photo());
     auto edges =
         post_image(c, "/api/v2/process?effects=color&mask=true&refine=guided&decontaminate=true", photo());
     ASSERT_TRUE(plain && edges);

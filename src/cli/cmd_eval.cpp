@@ -30,7 +30,7 @@ namespace {
 
 struct EvalArgs {
   std::string images, masks, alphas, save_alphas, compare_model, backgrounds;
-  std::string refine{refine_name(kDefaultRefine)};
+  std::string refine;  // empty: the pipeline's default for a model, none for --alphas
   double network_scale = 1.0;
   bool json = false;
   ModelOptions model;
@@ -104,7 +104,10 @@ void print_row(const std::string& name, const Row& r, bool foreground) {
   std::printf("  %5.0f ms\n", r.ms);
 }
 
-int run_eval(const EvalArgs& args) {
+int run_eval(EvalArgs args) {
+  // Precomputed alphas (another tool's, say) are scored as they are unless --refine is given.
+  if (args.refine.empty())
+    args.refine = refine_name(args.alphas.empty() ? kDefaultRefine : RefineMethod::kNone);
   const RefineMethod refine = parse_refine(args.refine);
   // The model's matte at the photo's size, refined as the pipeline refines it.
   auto refine_in_place = [&](const cv::Mat& photo, cv::Mat& matte) {
@@ -300,7 +303,9 @@ void add_eval_command(CLI::App& app, int& exit_status) {
   cmd->add_option(
       "--compare-model", args->compare_model,
       "also run this model (name or path) on each photo: its scores and mean |alpha - its alpha|");
-  cmd->add_option("--refine", args->refine, "matte refinement: none or guided")->capture_default_str();
+  cmd->add_option("--refine", args->refine,
+                  "matte refinement: none or guided (default: " + std::string(refine_name(kDefaultRefine)) +
+                      " for a model, none for --alphas)");
   cmd->add_option("--network-scale", args->network_scale,
                   "the network sees each photo scaled by this (e.g. 0.25: as a 12 MP photo meets it) and "
                   "its matte is resized up to the photo")

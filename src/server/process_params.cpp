@@ -80,6 +80,9 @@ ProcessParams parse_process_params(const HttpRequest& request, int max_output_si
         }
       }
     }
+    // A render's matte is already final (the mask output of a process, refined there): it is
+    // used as sent unless refine= asks for more.
+    if (render) o.refine = RefineMethod::kNone;
     if (request.has_param("refine")) o.refine = parse_refine(request.param("refine"));
     for (const auto& name : effect_param_names()) {
       if (request.has_param(name)) set_effect_param(o.effect_params, name, request.param(name));

@@ -17,7 +17,8 @@ struct ProcessParams {
 };
 
 // Throws ApiException(400 bad_request) naming the parameter and the allowed values. `render`: for
-// POST /api/v2/render, which also takes a `matte` part and cannot stream.
+// POST /api/v2/render, which also takes a `matte` part and cannot stream, and refines that matte
+// only when refine= is given (it is the final matte of a process).
 ProcessParams parse_process_params(const HttpRequest& request, int max_output_side, uint64_t max_pixels,
                                    bool render = false);
 
